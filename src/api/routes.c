@@ -1,0 +1,26 @@
+/* api/routes: the route table: every endpoint, its handler, auth and body limit. */
+#include "api/api.h"
+
+#define KIB 1024u
+
+const struct http_route api_routes[] = {
+    {HTTP_GET, "/healthz", api_healthz, 0, 0},
+    {HTTP_GET, "/readyz", api_readyz, 0, 0},
+    {HTTP_GET, "/webhooks/instagram/messages", api_webhook_verify, 0, 0},
+    {HTTP_POST, "/webhooks/instagram/messages", api_webhook_receive, 0, 1024 * KIB},
+    {HTTP_GET, "/api/v1/conversations", api_conversations_list, HTTP_AUTH, 0},
+    {HTTP_GET, "/api/v1/conversations/{id}", api_conversation_get, HTTP_AUTH, 0},
+    {HTTP_GET, "/api/v1/conversations/{id}/context", api_conversation_context_get, HTTP_AUTH, 0},
+    {HTTP_PUT, "/api/v1/conversations/{id}/context", api_conversation_context_put,
+     HTTP_AUTH | HTTP_JSON, 64 * KIB},
+    {HTTP_GET, "/api/v1/conversations/{id}/history", api_conversation_history, HTTP_AUTH, 0},
+    {HTTP_GET, "/api/v1/conversations/{id}/events", api_conversation_events, HTTP_AUTH, 0},
+    {HTTP_GET, "/api/v1/users/{instagram_id}/profile", api_user_profile, HTTP_AUTH, 0},
+    {HTTP_PUT, "/api/v1/users/{id}/preferences", api_user_preferences_put, HTTP_AUTH | HTTP_JSON,
+     64 * KIB},
+    {HTTP_GET, "/api/v1/users/{id}/conversation-history", api_user_conversation_history, HTTP_AUTH,
+     0},
+    {HTTP_GET, "/api/v1/agent/tasks/active", api_agent_tasks_active, HTTP_AUTH, 0},
+};
+
+const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

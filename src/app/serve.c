@@ -1,0 +1,194 @@
+/*
+ * app/serve: the long-running roles. Signals are blocked in every thread and taken by the
+ * main thread with sigwait; shutdown then runs in dependency order: stop accepting, let
+ * requests in flight finish (their deliveries still commit), stop the writers, let running
+ * jobs finish, stop the scheduler, close the store.
+ */
+#include "app/app.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/crypto.h"
+#include "core/dktime.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "pipeline/pipeline.h"
+#include "queue/queue.h"
+#include "store/repo.h"
+
+static const struct queue_kind JOB_KINDS[] = {
+    {PIPELINE_JOB_REPLY, pipeline_reply_job},
+};
+
+struct store *app_open_store(const struct app_config *cfg, bool migrate)
+{
+    struct dk_err err = {0};
+    struct store_opts opts = {
+        .pool_max = (int)cfg->db_pool, .busy_timeout_ms = 5000, .connect_timeout_s = 3};
+    struct store *s = NULL;
+    if (store_open(cfg->database_url, &opts, &s, &err) != 0) {
+        fprintf(stderr, "direkt: invalid configuration: DATABASE_URL: %s\n", err.msg);
+        return NULL;
+    }
+    if (migrate) {
+        int applied = 0;
+        if (store_migrate(s, &applied, &err) != 0) {
+            fprintf(stderr, "direkt: could not migrate %s: %s\n", store_url_redacted(s), err.msg);
+            store_close(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+char *app_webhook_secret(const struct app_config *cfg, struct store *s, struct dk_err *err)
+{
+    if (cfg->ig_app_secret != NULL) {
+        return dk_strdup(cfg->ig_app_secret);
+    }
+    struct store_conn *c = store_acquire(s, err);
+    if (c == NULL) {
+        return NULL;
+    }
+    unsigned char raw[24];
+    char hex[DK_SHA256_HEX];
+    dk_random_bytes(raw, sizeof(raw));
+    dk_sha256_hex(raw, sizeof(raw), hex);
+    char *value = NULL;
+    int rc = store_setting_init(c, "ig_app_secret", hex, dk_now_ms(), &value, err);
+    store_release(c);
+    return rc == 0 ? value : NULL;
+}
+
+static void on_commit(void *arg, int replies)
+{
+    (void)replies;
+    queue_pool_wake(arg);
+}
+
+static void worker_name(char *out, size_t n)
+{
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(out, n, "%s:%d", host, (int)getpid());
+}
+
+int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread started below */
+    signal(SIGPIPE, SIG_IGN);
+
+    struct store *s = app_open_store(cfg, migrate);
+    if (s == NULL) {
+        return 1;
+    }
+    struct dk_err err = {0};
+    struct pipeline_responder *responder = pipeline_responder_load(cfg->templates_path, &err);
+    if (responder == NULL) {
+        fprintf(stderr, "direkt: invalid configuration: DIREKT_TEMPLATES: %s\n", err.msg);
+        store_close(s);
+        return 1;
+    }
+    char name[128];
+    worker_name(name, sizeof(name));
+    struct pipeline_reply_ctx reply_ctx = {.responder = responder};
+    const char *delay = getenv("DIREKT_TEST_REPLY_DELAY_MS");
+    if (delay != NULL) {
+        reply_ctx.test_delay_ms = strtoll(delay, NULL, 10);
+    }
+
+    struct queue_pool *pool = NULL;
+    if ((roles & APP_ROLE_WORKER) && cfg->workers > 0) {
+        struct queue_pool_config pc = {.store = s,
+                                       .kinds = JOB_KINDS,
+                                       .nkinds = sizeof(JOB_KINDS) / sizeof(JOB_KINDS[0]),
+                                       .ctx = &reply_ctx,
+                                       .threads = (int)cfg->workers,
+                                       .lease_ms = cfg->job_lease_ms,
+                                       .name = name};
+        pool = queue_pool_start(&pc);
+    }
+    struct queue_scheduler *sched = NULL;
+    if (roles & APP_ROLE_SCHEDULER) {
+        sched = queue_scheduler_start(s, pool, name, 1000);
+    }
+
+    struct api_ctx actx = {
+        .store = s, .verify_token = cfg->ig_verify_token, .started_ms = dk_now_ms()};
+    char *secret = NULL;
+    char token_sha[DK_SHA256_HEX];
+    struct http_server *http = NULL;
+    int code = 0;
+    if (roles & APP_ROLE_API) {
+        secret = app_webhook_secret(cfg, s, &err);
+        if (secret == NULL) {
+            fprintf(stderr, "direkt: could not read the webhook secret: %s\n", err.msg);
+            code = 1;
+            goto stop;
+        }
+        if (cfg->ig_app_secret == NULL) {
+            DK_WARN("IG_APP_SECRET is not set: webhooks are verified with a secret generated for "
+                    "this database (print a signature with `direkt sign FILE`)");
+        }
+        actx.app_secret = secret;
+        if (cfg->api_token != NULL) {
+            dk_sha256_hex(cfg->api_token, strlen(cfg->api_token), token_sha);
+            actx.static_token_sha256 = token_sha;
+        }
+        int writers = (int)cfg->ingest_writers;
+        if (writers == 0) {
+            writers = store_dialect(s) == STORE_SQLITE ? 1 : 2;
+        }
+        struct pipeline_ingest_config ic = {.store = s,
+                                            .writers = writers,
+                                            .batch_max = (int)cfg->ingest_batch,
+                                            .queue_max = 20000,
+                                            .reply_debounce_ms = cfg->reply_debounce_ms,
+                                            .on_commit = on_commit,
+                                            .on_commit_arg = pool};
+        actx.ingest = pipeline_ingest_start(&ic);
+        struct http_config hc = {.listen = cfg->listen,
+                                 .threads = (int)cfg->http_threads,
+                                 .auth = api_auth,
+                                 .auth_ctx = &actx,
+                                 .app = &actx};
+        if (http_server_start(&hc, api_routes, api_routes_count, &http, &err) != 0) {
+            fprintf(stderr, "direkt: could not listen on %s: %s\n", cfg->listen, err.msg);
+            code = 1;
+            goto stop;
+        }
+    }
+    DK_INFO("direkt serving: database=%s listen=%s port=%u workers=%d scheduler=%s",
+            store_url_redacted(s), http != NULL ? cfg->listen : "-",
+            http != NULL ? http_server_port(http) : 0, pool != NULL ? (int)cfg->workers : 0,
+            sched != NULL ? "yes" : "no");
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    DK_INFO("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+
+stop:
+    if (http != NULL) {
+        http_server_quiesce(http);
+        http_server_stop(http, (int)cfg->shutdown_timeout_ms);
+    }
+    pipeline_ingest_stop(actx.ingest);
+    queue_pool_stop(pool);
+    queue_scheduler_stop(sched);
+    pipeline_responder_free(responder);
+    dk_free(secret);
+    store_close(s);
+    if (code == 0) {
+        DK_INFO("stopped cleanly");
+    }
+    return code;
+}

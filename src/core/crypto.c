@@ -1,0 +1,84 @@
+/* core/crypto: hashing and randomness over OpenSSL (see crypto.h). */
+#include "core/crypto.h"
+#include "core/dktime.h"
+#include "core/log.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void to_hex(const unsigned char *d, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void dk_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    HMAC(EVP_sha256(), key, (int)keylen, data, len, md, &mdlen);
+    to_hex(md, mdlen, out);
+}
+
+void dk_sha256_hex(const void *data, size_t len, char *out)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, len, md);
+    to_hex(md, sizeof(md), out);
+}
+
+bool dk_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (alen != blen) {
+        return false;
+    }
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+void dk_random_bytes(void *out, size_t n)
+{
+    if (RAND_bytes(out, (int)n) != 1) {
+        DK_ERROR("could not get random bytes: openssl RAND_bytes failed");
+        abort();
+    }
+}
+
+void dk_uuid_v7(char out[37])
+{
+    unsigned char b[16];
+    dk_random_bytes(b, sizeof(b));
+    uint64_t ms = (uint64_t)dk_now_ms();
+    for (int i = 0; i < 6; i++) {
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    }
+    b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
+    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+    char hex[33];
+    to_hex(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+void dk_token_generate(char out[48])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char r[40];
+    dk_random_bytes(r, sizeof(r));
+    out[0] = 'd';
+    out[1] = 'k';
+    out[2] = 't';
+    out[3] = '_';
+    for (int i = 0; i < 40; i++) {
+        out[4 + i] = alphabet[r[i] & 63];
+    }
+    out[44] = '\0';
+}

@@ -1,0 +1,128 @@
+/* core/jsonh: jansson helpers (see jsonh.h). */
+#include "core/jsonh.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Scans raw JSON text for nesting depth outside strings; true when within max. */
+static bool depth_ok(const char *s, size_t len, int max)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_str = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) {
+                return false;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return true;
+}
+
+json_t *dk_json_parse(const char *data, size_t len, int max_depth, struct dk_err *err)
+{
+    if (data == NULL || len == 0) {
+        dk_err_set(err, DK_EINVAL, "malformed json: empty body");
+        return NULL;
+    }
+    if (!depth_ok(data, len, max_depth)) {
+        dk_err_set(err, DK_EINVAL, "malformed json: nested deeper than %d levels", max_depth);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (j == NULL) {
+        dk_err_set(err, DK_EINVAL, "malformed json at line %d column %d: %s", je.line, je.column,
+                   je.text);
+        return NULL;
+    }
+    return j;
+}
+
+const char *dk_json_str(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+bool dk_json_int(const json_t *obj, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        *out = (int64_t)json_real_value(v);
+        return true;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (*s == '\0' || strlen(s) > 19) {
+            return false;
+        }
+        int64_t n = 0;
+        for (const char *p = s; *p; p++) {
+            if (*p < '0' || *p > '9') {
+                return false;
+            }
+            n = n * 10 + (*p - '0');
+        }
+        *out = n;
+        return true;
+    }
+    return false;
+}
+
+bool dk_json_bool(const json_t *obj, const char *key)
+{
+    return json_is_true(json_object_get(obj, key));
+}
+
+char *dk_json_dump(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        return dk_strdup("null");
+    }
+    char *r = dk_strdup(s);
+    free(s);
+    return r;
+}
+
+char *dk_json_dump_arena(struct dk_arena *a, const json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        return dk_arena_strdup(a, "null");
+    }
+    char *r = dk_arena_strdup(a, s);
+    free(s);
+    return r;
+}
+
+static void decref(void *p)
+{
+    json_decref(p);
+}
+
+json_t *dk_json_arena(struct dk_arena *a, json_t *j)
+{
+    if (j != NULL) {
+        dk_arena_defer(a, decref, j);
+    }
+    return j;
+}

@@ -1,0 +1,101 @@
+/*
+ * pipeline: the message lifecycle of DESIGN §1, one function per step.
+ *
+ *   ingest.c    webhook deliveries → group commit (many deliveries, one durable transaction)
+ *   persist.c   one delivery's events → users, conversations, messages, events, reply jobs
+ *   reply.c     the reply job: load → decide → understand → generate → store → update context
+ *   responder.c the built-in local responder (keywords + templates, English and Russian)
+ *
+ * Later issues replace or add steps (NLU, LLM providers, sending) without changing the spine.
+ */
+#ifndef PIPELINE_H
+#define PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "instagram/instagram.h"
+#include "queue/queue.h"
+#include "store/store.h"
+
+/* ---- persist ---- */
+struct pipeline_persist_stats {
+    int messages;   /* new messages stored (customer and echoes) */
+    int duplicates; /* messages already stored (same mid) */
+    int events;     /* reactions, reads, edits, … recorded */
+    int unknown;    /* items kept raw */
+    int replies;    /* reply jobs enqueued or debounced */
+};
+
+/* Stores every event of d, in order, inside the caller's transaction, and enqueues (debounced)
+ * one reply job per conversation that got a new customer message. Worker or writer thread. */
+int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
+                              int64_t reply_debounce_ms, struct pipeline_persist_stats *st,
+                              struct dk_err *err);
+
+/* Stores the raw body (deduplicated by its SHA-256) and, when it is new, its parsed events,
+ * inside the caller's transaction. *duplicate tells that the body was stored before. */
+int pipeline_store_parsed(struct store_conn *c, const char *body, size_t len,
+                          const struct ig_delivery *d, int64_t reply_debounce_ms, char event_id[37],
+                          bool *duplicate, struct pipeline_persist_stats *st, struct dk_err *err);
+/* Parses and stores a raw delivery (pipeline_store_parsed) inside the caller's transaction (used by
+ * replay and tests); *event_id receives the webhook event id. */
+int pipeline_store_delivery(struct store_conn *c, const char *body, size_t len,
+                            int64_t reply_debounce_ms, char event_id[37], bool *duplicate,
+                            struct pipeline_persist_stats *st, struct dk_err *err);
+
+/* ---- ingest (group commit) ---- */
+struct pipeline_ingest;
+
+/* Called once per submitted delivery on a writer thread after its batch committed (rc 0) or
+ * failed (rc < 0, err says why). event_id is the stored webhook event id on success. */
+typedef void (*pipeline_ingest_done_fn)(void *arg, int rc, const struct dk_err *err,
+                                        const char *event_id, bool duplicate);
+
+struct pipeline_ingest_config {
+    struct store *store;
+    int writers;   /* writer threads (each commits its own batches) */
+    int batch_max; /* most deliveries per transaction */
+    int queue_max; /* most deliveries waiting; beyond, submit fails with DK_EUNAVAIL */
+    int64_t reply_debounce_ms;
+    void (*on_commit)(void *arg, int replies); /* after each commit with new reply jobs */
+    void *on_commit_arg;
+};
+
+struct pipeline_ingest *pipeline_ingest_start(const struct pipeline_ingest_config *cfg);
+/* Hands a delivery to the writers. body (raw bytes, len) and d must stay valid until done is
+ * called; d's ownership stays with the caller. Returns 0, or DK_EUNAVAIL when the queue is full
+ * or the ingest is stopping (done is then not called). Any thread. */
+int pipeline_ingest_submit(struct pipeline_ingest *in, const char *body, size_t len,
+                           const struct ig_delivery *d, pipeline_ingest_done_fn done, void *arg,
+                           struct dk_err *err);
+/* Commits what is queued, then stops the writers and frees. Main thread. */
+void pipeline_ingest_stop(struct pipeline_ingest *in);
+
+/* ---- responder (built-in, local) ---- */
+struct pipeline_responder;
+/* Loads templates and keywords from path, or the built-in default when path is NULL.
+ * NULL with err (naming the file and the problem) on failure. */
+struct pipeline_responder *pipeline_responder_load(const char *path, struct dk_err *err);
+void pipeline_responder_free(struct pipeline_responder *r);
+/* The intent of a text by keywords ("greeting", "thanks", "price", "delivery", or "other") and
+ * its language ("ru" when it has Cyrillic letters, else "en"). */
+const char *pipeline_responder_intent(const struct pipeline_responder *r, const char *text);
+const char *pipeline_responder_language(const char *text);
+/* The reply template for intent and language ("handover" when there is none). Borrowed. */
+const char *pipeline_responder_reply(const struct pipeline_responder *r, const char *intent,
+                                     const char *lang);
+
+/* ---- the reply job ---- */
+struct pipeline_reply_ctx {
+    const struct pipeline_responder *responder;
+    int64_t test_delay_ms; /* test hook: sleep inside the job's transaction */
+};
+/* queue_handler_fn for kind "reply"; ctx is a struct pipeline_reply_ctx. */
+int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *job,
+                       struct dk_err *err);
+
+#define PIPELINE_JOB_REPLY "reply"
+
+#endif

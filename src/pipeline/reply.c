@@ -1,0 +1,207 @@
+/*
+ * pipeline/reply: the reply job, one conversation at a time, each step a function in the
+ * order of DESIGN §1:
+ *   load_context → claim_messages → decide → understand → generate → store_reply →
+ *   update_context
+ * It runs inside the transaction the worker opened, which also marks the job done: a crash
+ * at any point rolls everything back and the job runs again; a finished job never repeats.
+ * Sending through the Graph API is a later step (the reply waits as "pending_send").
+ */
+#include "pipeline/pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/dktime.h"
+#include "core/jsonh.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "store/repo.h"
+
+struct reply_state {
+    struct store_conversation conv;
+    json_t *context;  /* the conversation's context, updated and written back */
+    json_t *messages; /* the customer messages this reply answers, oldest first */
+    const char *skip; /* why the bot does not answer, or NULL */
+    const char *intent;
+    const char *lang;
+    const char *text; /* the reply */
+    char reply_id[STORE_ID_LEN];
+};
+
+static int load_context(struct store_conn *c, const char *conv_id, struct reply_state *s,
+                        struct dk_err *err)
+{
+    int rc = store_conversation_load(c, conv_id, &s->conv, err);
+    if (rc != 0) {
+        return rc;
+    }
+    s->context = json_loads(s->conv.context, 0, NULL);
+    if (!json_is_object(s->context)) {
+        json_decref(s->context);
+        s->context = json_object();
+    }
+    return 0;
+}
+
+static int claim_messages(struct store_conn *c, struct reply_state *s, struct dk_err *err)
+{
+    return store_message_claim_unanswered(c, s->conv.id, &s->messages, err);
+}
+
+/* Should the bot answer? Not when paused, assigned to a person, or waiting for one. */
+static void decide(struct reply_state *s, int64_t now)
+{
+    if (s->conv.paused_until > now) {
+        s->skip = "bot paused in this conversation";
+    } else if (s->conv.assigned_to != NULL && s->conv.assigned_to[0] != '\0') {
+        s->skip = "conversation assigned to a person";
+    } else if (strcmp(s->conv.status, "needs_human") == 0 ||
+               strcmp(s->conv.status, "closed") == 0) {
+        s->skip = "conversation waits for a person";
+    }
+}
+
+/* The intent of each message (stored on it) and of the burst as a whole: the most specific
+ * intent among the messages, in the responder's priority order. */
+static int understand(struct store_conn *c, const struct pipeline_responder *r,
+                      struct reply_state *s, struct dk_err *err)
+{
+    static const char *const rank[] = {"other", "greeting", "thanks", "delivery", "price"};
+    int best = -1;
+    s->intent = "other";
+    s->lang = "en";
+    size_t i;
+    json_t *m;
+    json_array_foreach(s->messages, i, m)
+    {
+        const char *text = dk_json_str(m, "content");
+        const char *intent = pipeline_responder_intent(r, text);
+        if (text != NULL) {
+            s->lang = pipeline_responder_language(text);
+        }
+        int score = 0;
+        for (int k = 0; k < 5; k++) {
+            if (strcmp(rank[k], intent) == 0) {
+                score = k;
+            }
+        }
+        if (strcmp(intent, "other") != 0 && score == 0) {
+            score = 5; /* an intent the business added */
+        }
+        if (score > best) {
+            best = score;
+            s->intent = intent;
+        }
+        const char *p[] = {dk_json_str(m, "id"), intent};
+        int rc = store_query(c, "UPDATE messages SET intent = $2 WHERE id = $1", 2, p, NULL, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void generate(const struct pipeline_responder *r, struct reply_state *s)
+{
+    s->text = pipeline_responder_reply(r, s->intent, s->lang);
+}
+
+static int store_reply(struct store_conn *c, struct reply_state *s, int64_t now, struct dk_err *err)
+{
+    json_t *meta = json_object();
+    json_t *ids = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(s->messages, i, m)
+    {
+        json_array_append(ids, json_object_get(m, "id"));
+    }
+    json_object_set_new(meta, "in_reply_to", ids);
+    json_object_set_new(meta, "responder", json_string("local"));
+    json_object_set_new(meta, "language", json_string(s->lang));
+    char *metatext = dk_json_dump(meta);
+    json_decref(meta);
+    struct store_message msg = {
+        .conversation_id = s->conv.id,
+        .sender_type = "bot",
+        .message_type = "text",
+        .content = s->text,
+        .metadata = metatext,
+        .status = "pending_send",
+        .intent = s->intent,
+        .created_ms = now,
+    };
+    bool inserted;
+    int rc = store_message_insert(c, &msg, &inserted, err);
+    dk_free(metatext);
+    memcpy(s->reply_id, msg.id, STORE_ID_LEN);
+    return rc;
+}
+
+static void add_count(json_t *ctx, const char *key, size_t n)
+{
+    json_int_t v = json_integer_value(json_object_get(ctx, key));
+    json_object_set_new(ctx, key, json_integer(v + (json_int_t)n));
+}
+
+static int update_context(struct store_conn *c, struct reply_state *s, int64_t now,
+                          struct dk_err *err)
+{
+    char ts[DK_TIME_LEN];
+    json_t *ctx = s->context;
+    add_count(ctx, "customer_messages", json_array_size(s->messages));
+    json_object_set_new(ctx, "last_activity_at", json_string(dk_time_format(now, ts)));
+    if (s->skip != NULL) {
+        json_object_set_new(ctx, "last_skip_reason", json_string(s->skip));
+    } else {
+        json_object_set_new(ctx, "last_intent", json_string(s->intent));
+        json_object_set_new(ctx, "language", json_string(s->lang));
+        json_object_set_new(ctx, "last_reply_id", json_string(s->reply_id));
+        json_object_set_new(ctx, "last_reply_at", json_string(ts));
+        add_count(ctx, "bot_replies", 1);
+    }
+    char *text = dk_json_dump(ctx);
+    int rc = store_conversation_set_context(c, s->conv.id, text, now, err);
+    dk_free(text);
+    return rc;
+}
+
+int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *job,
+                       struct dk_err *err)
+{
+    const struct pipeline_reply_ctx *rctx = ctx;
+    const char *conv_id = dk_json_str(job->payload, "conversation_id");
+    if (conv_id == NULL || !store_is_uuid(conv_id)) {
+        return dk_err_set(err, DK_EINVAL, "reply job without a valid conversation_id");
+    }
+    struct reply_state s = {0};
+    int64_t now = dk_now_ms();
+    int rc = load_context(c, conv_id, &s, err);
+    if (rc == 0) {
+        rc = claim_messages(c, &s, err);
+    }
+    if (rc == 0 && rctx->test_delay_ms > 0) {
+        dk_sleep_ms(rctx->test_delay_ms);
+    }
+    if (rc == 0 && json_array_size(s.messages) > 0) {
+        decide(&s, now);
+        rc = understand(c, rctx->responder, &s, err);
+        if (rc == 0 && s.skip == NULL) {
+            generate(rctx->responder, &s);
+            rc = store_reply(c, &s, now, err);
+        }
+        if (rc == 0) {
+            rc = update_context(c, &s, now, err);
+        }
+        if (rc == 0) {
+            DK_INFO("conversation %s: %zu message(s), intent=%s, %s", conv_id,
+                    json_array_size(s.messages), s.intent,
+                    s.skip != NULL ? s.skip : "reply pending_send");
+        }
+    }
+    json_decref(s.messages);
+    json_decref(s.context);
+    store_conversation_clear(&s.conv);
+    return rc;
+}

@@ -1,0 +1,295 @@
+/*
+ * queue/job: the SQL of the job table: enqueue, claim, complete, fail, reclaim, leases.
+ * The claim statement is the one place where the dialects differ.
+ */
+#include "queue/queue.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/dktime.h"
+#include "core/jsonh.h"
+#include "core/mem.h"
+#include "store/repo.h"
+
+#define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
+
+void queue_job_free(struct queue_job *job)
+{
+    if (job == NULL) {
+        return;
+    }
+    json_decref(job->payload);
+    dk_free(job->unique_key);
+    dk_free(job);
+}
+
+int queue_enqueue(struct store_conn *c, const char *kind, const char *payload_json,
+                  const char *unique_key, int64_t run_at_ms, int max_attempts, int64_t *id,
+                  struct dk_err *err)
+{
+    char run[24], now[24], maxa[16];
+    I64(run, run_at_ms);
+    I64(now, dk_now_ms());
+    I64(maxa, max_attempts > 0 ? max_attempts : 5);
+    const char *p[] = {kind, payload_json != NULL ? payload_json : "{}", unique_key, run, maxa,
+                       now};
+    struct store_res *r = NULL;
+    int rc;
+    if (unique_key != NULL) {
+        rc = store_query(c,
+                         "INSERT INTO jobs (kind, payload, unique_key, run_at, max_attempts, "
+                         "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) "
+                         "ON CONFLICT (unique_key) WHERE status = 'queued' DO UPDATE SET "
+                         "payload = excluded.payload, run_at = excluded.run_at, "
+                         "updated_at = excluded.updated_at RETURNING id",
+                         6, p, &r, err);
+    } else {
+        rc = store_query(c,
+                         "INSERT INTO jobs (kind, payload, unique_key, run_at, max_attempts, "
+                         "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                         6, p, &r, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (id != NULL) {
+        *id = store_res_int(r, 0, 0, 0);
+    }
+    store_res_free(r);
+    return 0;
+}
+
+static const char CLAIM_PG[] =
+    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, "
+    "attempts = attempts + 1, updated_at = $3 WHERE id = (SELECT id FROM jobs "
+    "WHERE status = 'queued' AND run_at <= $3 ORDER BY run_at, id LIMIT 1 "
+    "FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts, max_attempts, unique_key";
+static const char CLAIM_SQLITE[] =
+    "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, "
+    "attempts = attempts + 1, updated_at = $3 WHERE id = (SELECT id FROM jobs "
+    "WHERE status = 'queued' AND run_at <= $3 ORDER BY run_at, id LIMIT 1) "
+    "RETURNING id, kind, payload, attempts, max_attempts, unique_key";
+
+int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,
+                struct dk_err *err)
+{
+    *job = NULL;
+    int64_t now = dk_now_ms();
+    char until[24], nows[24];
+    I64(until, now + lease_ms);
+    I64(nows, now);
+    const char *p[] = {worker, until, nows};
+    const char *sql = store_conn_dialect(c) == STORE_POSTGRES ? CLAIM_PG : CLAIM_SQLITE;
+    int rc = store_begin(c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    struct store_res *r = NULL;
+    rc = store_query(c, sql, 3, p, &r, err);
+    if (rc == 0) {
+        rc = store_commit(c, err);
+    } else {
+        store_rollback(c);
+    }
+    if (rc != 0) {
+        store_res_free(r);
+        return rc;
+    }
+    if (store_res_rows(r) == 0) {
+        store_res_free(r);
+        return 0;
+    }
+    struct queue_job *j = dk_calloc(1, sizeof(*j));
+    j->id = store_res_int(r, 0, 0, 0);
+    snprintf(j->kind, sizeof(j->kind), "%s", store_res_get(r, 0, 1));
+    const char *payload = store_res_get(r, 0, 2);
+    j->payload = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
+    if (j->payload == NULL) {
+        j->payload = json_object();
+    }
+    j->attempts = (int)store_res_int(r, 0, 3, 1);
+    j->max_attempts = (int)store_res_int(r, 0, 4, 5);
+    const char *uk = store_res_get(r, 0, 5);
+    j->unique_key = uk != NULL ? dk_strdup(uk) : NULL;
+    snprintf(j->worker, sizeof(j->worker), "%s", worker);
+    store_res_free(r);
+    *job = j;
+    return 0;
+}
+
+int queue_complete(struct store_conn *c, const struct queue_job *job, struct dk_err *err)
+{
+    char id[24], now[24];
+    I64(id, job->id);
+    I64(now, dk_now_ms());
+    const char *p[] = {id, job->worker, now};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, "
+                         "finished_at = $3, updated_at = $3 WHERE id = $1 AND status = 'running' "
+                         "AND locked_by = $2",
+                         3, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t n = store_res_affected(r);
+    store_res_free(r);
+    if (n == 0) {
+        return dk_err_set(err, DK_EBUSY, "job %lld: lease lost before completion",
+                          (long long)job->id);
+    }
+    return 0;
+}
+
+int64_t queue_backoff_ms(int attempts)
+{
+    int64_t delay = 1000;
+    for (int i = 1; i < attempts && delay < 600000; i++) {
+        delay *= 2;
+    }
+    if (delay > 600000) {
+        delay = 600000;
+    }
+    uint32_t r;
+    dk_random_bytes(&r, sizeof(r));
+    return delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1));
+}
+
+/* Where a job with a unique key would return to queued while a newer queued twin exists, the
+ * twin does the work: the old one is closed as done ("superseded"). */
+static const char REQUEUE_SQL[] =
+    "UPDATE jobs SET status = CASE "
+    "WHEN attempts >= max_attempts THEN 'failed' "
+    "WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE q.unique_key = "
+    "jobs.unique_key AND q.status = 'queued') THEN 'done' ELSE 'queued' END, "
+    "finished_at = CASE WHEN attempts >= max_attempts OR (unique_key IS NOT NULL AND EXISTS "
+    "(SELECT 1 FROM jobs q WHERE q.unique_key = jobs.unique_key AND q.status = 'queued')) "
+    "THEN $3 ELSE NULL END, "
+    "locked_by = NULL, locked_until = NULL, last_error = $2, run_at = $4, updated_at = $3 "
+    "WHERE id = $1 AND status = 'running' AND locked_by = $5";
+
+int queue_fail(struct store_conn *c, const struct queue_job *job, const char *error,
+               struct dk_err *err)
+{
+    int64_t now = dk_now_ms();
+    char id[24], nows[24], run[24];
+    I64(id, job->id);
+    I64(nows, now);
+    I64(run, now + queue_backoff_ms(job->attempts));
+    const char *p[] = {id, error, nows, run, job->worker};
+    int rc = store_begin(c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = store_query(c, REQUEUE_SQL, 5, p, NULL, err);
+    if (rc == 0) {
+        return store_commit(c, err);
+    }
+    store_rollback(c);
+    return rc;
+}
+
+int queue_reclaim_expired(struct store_conn *c, int64_t now_ms, int *n, struct dk_err *err)
+{
+    char nows[24];
+    I64(nows, now_ms);
+    const char *p[] = {nows};
+    int rc = store_begin(c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    struct store_res *r = NULL;
+    rc = store_query(
+        c, "SELECT id, locked_by FROM jobs WHERE status = 'running' AND locked_until < $1", 1, p,
+        &r, err);
+    if (rc != 0) {
+        store_rollback(c);
+        return rc;
+    }
+    int count = 0;
+    for (size_t i = 0; i < store_res_rows(r) && rc == 0; i++) {
+        const char *q[] = {store_res_get(r, i, 0), "lease expired: the worker stopped", nows, nows,
+                           store_res_get(r, i, 1)};
+        rc = store_query(c, REQUEUE_SQL, 5, q, NULL, err);
+        count++;
+    }
+    store_res_free(r);
+    if (rc != 0) {
+        store_rollback(c);
+        return rc;
+    }
+    rc = store_commit(c, err);
+    if (rc == 0 && n != NULL) {
+        *n = count;
+    }
+    return rc;
+}
+
+int queue_list_active(struct store_conn *c, int limit, json_t **out, struct dk_err *err)
+{
+    char lim[16];
+    I64(lim, limit);
+    const char *p[] = {lim};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "SELECT id, kind, status, payload, unique_key, attempts, max_attempts, "
+                         "run_at, locked_by, locked_until, last_error, created_at, updated_at "
+                         "FROM jobs WHERE status IN ('queued', 'running') "
+                         "ORDER BY run_at, id LIMIT $1",
+                         1, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    *out = json_array();
+    for (size_t i = 0; i < store_res_rows(r); i++) {
+        json_t *o = store_row_json(r, i,
+                                   "id:s kind:s status:s payload:j unique_key:s attempts:i "
+                                   "max_attempts:i run_at:i locked_by:s locked_until:i "
+                                   "last_error:s created_at:i updated_at:i");
+        /* millisecond columns as RFC 3339 */
+        const char *keys[] = {"run_at", "locked_until", "created_at", "updated_at"};
+        for (size_t k = 0; k < 4; k++) {
+            json_t *v = json_object_get(o, keys[k]);
+            if (json_is_integer(v)) {
+                char ts[DK_TIME_LEN];
+                json_object_set_new(o, keys[k],
+                                    json_string(dk_time_format(json_integer_value(v), ts)));
+            }
+        }
+        json_array_append_new(*out, o);
+    }
+    store_res_free(r);
+    return 0;
+}
+
+int queue_lease(struct store_conn *c, const char *name, const char *holder, int64_t ttl_ms,
+                bool *held, struct dk_err *err)
+{
+    int64_t now = dk_now_ms();
+    char until[24], nows[24];
+    I64(until, now + ttl_ms);
+    I64(nows, now);
+    const char *p[] = {name, holder, until, nows};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) "
+                         "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                         "expires_at = excluded.expires_at "
+                         "WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+                         4, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    *held = store_res_affected(r) > 0;
+    store_res_free(r);
+    return 0;
+}
+
+int queue_lease_release(struct store_conn *c, const char *name, const char *holder,
+                        struct dk_err *err)
+{
+    const char *p[] = {name, holder};
+    return store_query(c, "DELETE FROM leases WHERE name = $1 AND holder = $2", 2, p, NULL, err);
+}

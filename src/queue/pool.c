@@ -1,0 +1,208 @@
+/*
+ * queue/pool: worker threads. Each worker owns one database connection at a time, claims one
+ * job, runs its handler in a transaction together with the job's completion, and on failure
+ * records the error with backoff. Idle workers sleep on a condition variable, woken by
+ * queue_pool_wake or by the polling interval (the safety net across processes).
+ */
+#include "queue/queue.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/dktime.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+struct queue_pool {
+    struct queue_pool_config cfg;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    unsigned wakeups;
+    int busy;
+};
+
+struct worker_arg {
+    struct queue_pool *pool;
+    int index;
+};
+
+static const struct queue_kind *find_kind(const struct queue_pool *p, const char *kind)
+{
+    for (size_t i = 0; i < p->cfg.nkinds; i++) {
+        if (strcmp(p->cfg.kinds[i].kind, kind) == 0) {
+            return &p->cfg.kinds[i];
+        }
+    }
+    return NULL;
+}
+
+static void idle_wait(struct queue_pool *p, unsigned seen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (p->cfg.poll_ms % 1000) * 1000000;
+    ts.tv_sec += p->cfg.poll_ms / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stopping && p->wakeups == seen) {
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Runs one claimed job: handler + completion in one transaction, or the failure recorded. */
+static void run_job(struct queue_pool *p, struct store_conn *c, struct queue_job *job)
+{
+    char jid[24];
+    snprintf(jid, sizeof(jid), "%lld", (long long)job->id);
+    dk_log_set_ctx("job", jid);
+    int64_t started = dk_mono_ms();
+    struct dk_err err = {0};
+    const struct queue_kind *k = find_kind(p, job->kind);
+    int rc;
+    if (k == NULL) {
+        rc = dk_err_set(&err, DK_EINVAL, "no handler for job kind \"%s\"", job->kind);
+    } else {
+        rc = store_begin(c, &err);
+        if (rc == 0) {
+            rc = k->handler(p->cfg.ctx, c, job, &err);
+            if (rc == 0) {
+                rc = queue_complete(c, job, &err);
+            }
+            if (rc == 0) {
+                rc = store_commit(c, &err);
+            } else {
+                store_rollback(c);
+            }
+        }
+    }
+    if (rc == 0) {
+        DK_INFO("job %s done kind=%s attempt=%d ms=%lld", jid, job->kind, job->attempts,
+                (long long)(dk_mono_ms() - started));
+    } else {
+        DK_WARN("job %s failed kind=%s attempt=%d/%d: %s", jid, job->kind, job->attempts,
+                job->max_attempts, err.msg);
+        struct dk_err ferr = {0};
+        if (rc != DK_EBUSY && queue_fail(c, job, err.msg, &ferr) != 0) {
+            DK_WARN("could not record failure of job %s: %s", jid, ferr.msg);
+        }
+    }
+    dk_log_set_ctx(NULL, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    struct queue_pool *p = wa->pool;
+    char name[128];
+    snprintf(name, sizeof(name), "%s/w%d", p->cfg.name, wa->index);
+    dk_free(wa);
+    int64_t backoff = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        bool stop = p->stopping;
+        unsigned seen = p->wakeups;
+        pthread_mutex_unlock(&p->mu);
+        if (stop) {
+            break;
+        }
+        struct dk_err err = {0};
+        struct store_conn *c = store_acquire(p->cfg.store, &err);
+        struct queue_job *job = NULL;
+        int rc = c != NULL ? queue_claim(c, name, p->cfg.lease_ms, &job, &err) : err.code;
+        if (rc != 0) {
+            store_release(c);
+            /* database unavailable: back off up to 2 s, then retry */
+            backoff = backoff == 0 ? 100 : (backoff * 2 > 2000 ? 2000 : backoff * 2);
+            DK_WARN("worker %s could not claim a job: %s", name, err.msg);
+            dk_sleep_ms(backoff);
+            continue;
+        }
+        backoff = 0;
+        if (job == NULL) {
+            store_release(c);
+            idle_wait(p, seen);
+            continue;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->busy++;
+        pthread_mutex_unlock(&p->mu);
+        run_job(p, c, job);
+        pthread_mutex_lock(&p->mu);
+        p->busy--;
+        pthread_mutex_unlock(&p->mu);
+        queue_job_free(job);
+        store_release(c);
+    }
+    return NULL;
+}
+
+struct queue_pool *queue_pool_start(const struct queue_pool_config *cfg)
+{
+    struct queue_pool *p = dk_calloc(1, sizeof(*p));
+    p->cfg = *cfg;
+    if (p->cfg.poll_ms <= 0) {
+        p->cfg.poll_ms = 200;
+    }
+    if (p->cfg.name == NULL) {
+        p->cfg.name = "worker";
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->threads = dk_calloc((size_t)(cfg->threads > 0 ? cfg->threads : 1), sizeof(pthread_t));
+    for (int i = 0; i < cfg->threads; i++) {
+        struct worker_arg *wa = dk_malloc(sizeof(*wa));
+        wa->pool = p;
+        wa->index = i;
+        if (pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
+            DK_ERROR("could not start worker thread %d", i);
+            dk_free(wa);
+            p->cfg.threads = i;
+            break;
+        }
+    }
+    return p;
+}
+
+void queue_pool_wake(struct queue_pool *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->wakeups++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int queue_pool_busy(struct queue_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->busy;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+void queue_pool_stop(struct queue_pool *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->cfg.threads; i++) {
+        pthread_join(p->threads[i], NULL);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    dk_free(p->threads);
+    dk_free(p);
+}

@@ -1,0 +1,161 @@
+/*
+ * store/repo: repositories: the SQL of each domain noun, written once for both dialects
+ * ($n placeholders, ON CONFLICT, RETURNING, ->>), above the store interface.
+ *
+ * Every function takes a connection the caller acquired (and, where it writes several rows
+ * that belong together, a transaction the caller opened), returns 0 or a negative DK_* code
+ * and fills err. Timestamps are int64_t milliseconds (UTC) in C and RFC 3339 text in SQL.
+ * Functions that return rows for the API return new json_t objects with typed fields
+ * (ids as strings, timestamps as RFC 3339, JSON columns as JSON); the caller decrefs.
+ */
+#ifndef STORE_REPO_H
+#define STORE_REPO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STORE_ID_LEN 37 /* UUID text + NUL */
+
+/* ---- webhook_events: raw deliveries for audit and replay ---- */
+/* Inserts the raw body unless a body with the same SHA-256 is already stored; *inserted tells.
+ * id_out receives the new (or existing) event id. */
+int store_webhook_event_insert(struct store_conn *c, const char *sha256, const char *object,
+                               const char *payload, int items, int unhandled, int64_t received_ms,
+                               char id_out[STORE_ID_LEN], bool *inserted, struct dk_err *err);
+/* Loads the raw payload of an event: *payload is new (dk_free). DK_ENOTFOUND when unknown. */
+int store_webhook_event_payload(struct store_conn *c, const char *id, char **payload,
+                                struct dk_err *err);
+int store_webhook_event_mark_replayed(struct store_conn *c, const char *id, int64_t now_ms,
+                                      struct dk_err *err);
+
+/* ---- users ---- */
+/* The id of the user with this Instagram-scoped id, creating the row when missing. */
+int store_user_ensure(struct store_conn *c, const char *instagram_id, int64_t now_ms,
+                      int64_t *user_id, struct dk_err *err);
+/* A user as JSON by Instagram id or by internal id (exactly one of them non-NULL/positive).
+ * DK_ENOTFOUND when unknown. */
+int store_user_get(struct store_conn *c, const char *instagram_id, int64_t id, json_t **out,
+                   struct dk_err *err);
+/* Replaces the preferences object. DK_ENOTFOUND when unknown. */
+int store_user_set_preferences(struct store_conn *c, int64_t id, const char *prefs_json,
+                               int64_t now_ms, struct dk_err *err);
+
+/* ---- conversations ---- */
+struct store_conversation {
+    char id[STORE_ID_LEN];
+    int64_t user_id;
+    char account_id[65];
+    char status[33];
+    char *context;        /* JSON text, new (dk_free) */
+    char *assigned_to;    /* new or NULL */
+    int64_t paused_until; /* ms, 0 = not paused */
+    int64_t last_user_message_ms;
+};
+void store_conversation_clear(struct store_conversation *conv);
+
+/* The conversation of this customer with this account, creating it when missing. */
+int store_conversation_ensure(struct store_conn *c, int64_t user_id, const char *account_id,
+                              int64_t now_ms, char id_out[STORE_ID_LEN], bool *created,
+                              struct dk_err *err);
+int store_conversation_load(struct store_conn *c, const char *id, struct store_conversation *out,
+                            struct dk_err *err);
+/* As JSON for the API. */
+int store_conversation_get(struct store_conn *c, const char *id, json_t **out, struct dk_err *err);
+/* A customer's message arrived at at_ms: moves last_user_message_at forward (never back). */
+int store_conversation_customer_activity(struct store_conn *c, const char *id, int64_t at_ms,
+                                         int64_t now_ms, struct dk_err *err);
+int store_conversation_set_referral(struct store_conn *c, const char *id, const char *referral,
+                                    int64_t now_ms, struct dk_err *err);
+int store_conversation_set_context(struct store_conn *c, const char *id, const char *context_json,
+                                   int64_t now_ms, struct dk_err *err);
+/* Lists conversations by updated_at descending. status and since_ms (0 = any) filter; the
+ * cursor (from a previous page, or NULL) continues; *next_cursor is new or NULL at the end. */
+int store_conversation_list(struct store_conn *c, const char *status, int64_t since_ms,
+                            const char *cursor, int limit, json_t **out, char **next_cursor,
+                            struct dk_err *err);
+int store_conversation_list_by_user(struct store_conn *c, int64_t user_id, json_t **out,
+                                    struct dk_err *err);
+
+/* ---- messages ---- */
+struct store_message {
+    char id[STORE_ID_LEN]; /* filled by insert */
+    const char *conversation_id;
+    const char *instagram_mid; /* NULL for messages direkt created */
+    const char *sender_type;   /* "user", "bot", "agent" (a person, e.g. an echo from the app) */
+    const char *message_type;
+    const char *content;
+    const char *metadata; /* JSON text or NULL for {} */
+    const char *status;   /* "received", "pending_send", "sent", … */
+    const char *reply_to_mid;
+    const char *intent;
+    int64_t created_ms;
+};
+
+/* Inserts; a message whose instagram_mid is already stored is skipped (*inserted = false). */
+int store_message_insert(struct store_conn *c, struct store_message *m, bool *inserted,
+                         struct dk_err *err);
+/* Claims the conversation's customer messages still waiting for an answer (status
+ * received → processed), oldest first, as a JSON array of {id, content, message_type,
+ * created_at, metadata}. Claiming inside the reply transaction makes concurrent reply jobs
+ * for one conversation answer each message once. */
+int store_message_claim_unanswered(struct store_conn *c, const char *conversation_id, json_t **out,
+                                   struct dk_err *err);
+int store_message_apply_edit(struct store_conn *c, const char *mid, const char *text, int64_t at_ms,
+                             bool *found, struct dk_err *err);
+int store_message_mark_deleted(struct store_conn *c, const char *mid, int64_t at_ms, bool *found,
+                               struct dk_err *err);
+/* The conversation a message belongs to (by Instagram mid); DK_ENOTFOUND when unknown. */
+int store_message_conversation(struct store_conn *c, const char *mid, char conv_out[STORE_ID_LEN],
+                               struct dk_err *err);
+/* A conversation's messages, newest first, with cursor paging (see conversation_list). */
+int store_message_history(struct store_conn *c, const char *conversation_id, const char *cursor,
+                          int limit, json_t **out, char **next_cursor, struct dk_err *err);
+/* A user's messages across their conversations, newest first, with cursor paging. */
+int store_message_history_by_user(struct store_conn *c, int64_t user_id, const char *cursor,
+                                  int limit, json_t **out, char **next_cursor, struct dk_err *err);
+
+/* ---- message_events: reactions, reads, edits, deletes, referrals, comments, unknown kinds ---- */
+/* Records an event once per dedupe_key (*inserted tells). conversation_id and mid may be NULL. */
+int store_message_event_insert(struct store_conn *c, const char *dedupe_key,
+                               const char *conversation_id, const char *mid, const char *kind,
+                               const char *data_json, int64_t occurred_ms, bool *inserted,
+                               struct dk_err *err);
+int store_message_event_list(struct store_conn *c, const char *conversation_id, json_t **out,
+                             struct dk_err *err);
+
+/* ---- api_tokens ---- */
+int store_token_insert(struct store_conn *c, const char *name, const char *sha256, int64_t now_ms,
+                       int64_t *id, struct dk_err *err);
+/* 0 when a token with this hash exists and is not revoked, DK_EAUTH otherwise. */
+int store_token_check(struct store_conn *c, const char *sha256, struct dk_err *err);
+
+/* ---- settings (key/value) ---- */
+/* *value is new (dk_free) or NULL when unset. */
+int store_setting_get(struct store_conn *c, const char *key, char **value, struct dk_err *err);
+/* Sets the value unless the key exists already (first writer wins); *value_out (may be NULL)
+ * receives the value in force, new. */
+int store_setting_init(struct store_conn *c, const char *key, const char *value, int64_t now_ms,
+                       char **value_out, struct dk_err *err);
+
+/* ---- helpers shared by the repositories ---- */
+/* A row as a JSON object. spec lists "name:type" per column, in column order, separated by
+ * spaces; types: s string, i integer, f float, t timestamp (RFC 3339), j JSON text, b 0/1
+ * boolean. NULL columns become null. New reference. */
+json_t *store_row_json(const struct store_res *r, size_t row, const char *spec);
+/* Formats ms as RFC 3339 into out (DK_TIME_LEN). */
+const char *store_ts(int64_t ms, char *out);
+/* true when s is a UUID in canonical text form (ids from outside are checked before use). */
+bool store_is_uuid(const char *s);
+/* Paging cursor "<timestamp>|<id>" encoded as url-safe text, and back. */
+char *store_cursor_make(const char *ts, const char *id);
+int store_cursor_parse(const char *cursor, char **ts, char **id, struct dk_err *err);
+/* Rows fetched with LIMIT limit + 1 as a JSON array of at most limit objects (spec as in
+ * store_row_json); *next_cursor is new, from the last kept row's ts_col and column 0, or NULL
+ * when there is no further page. */
+json_t *store_page(const struct store_res *r, int limit, const char *spec, size_t ts_col,
+                   char **next_cursor);
+
+#endif
