@@ -66,12 +66,16 @@ bool dk_json_int(const json_t *obj, const char *key, int64_t *out)
         return true;
     }
     if (json_is_real(v)) {
-        *out = (int64_t)json_real_value(v);
+        double d = json_real_value(v);
+        if (!(d >= -9.2e18 && d <= 9.2e18)) {
+            return false;
+        }
+        *out = (int64_t)d;
         return true;
     }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        if (*s == '\0' || strlen(s) > 19) {
+        if (*s == '\0' || strlen(s) > 18) { /* 18 digits cannot overflow int64_t */
             return false;
         }
         int64_t n = 0;

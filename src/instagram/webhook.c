@@ -624,8 +624,9 @@ int ig_delivery_parse(const char *body, size_t len, struct ig_delivery **out, st
     return 0;
 }
 
-/* Frees a delivery, its events and their metadata. NULL is accepted. Strings taken from its
- * events die here. */
+/* Frees a delivery, its events and their metadata; NULL is accepted. Every string and json_t
+ * taken from its events dies here. Only a delivery from ig_delivery_parse (it is allocated with
+ * private fields behind the public ones). The thread that owns the delivery. */
 void ig_delivery_free(struct ig_delivery *pub)
 {
     if (pub == NULL) {

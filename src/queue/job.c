@@ -160,15 +160,14 @@ int64_t queue_backoff_ms(int attempts)
 /* Where a job with a unique key would return to queued while a newer queued twin exists, the
  * twin does the work: the old one is closed as done ("superseded"). */
 static const char REQUEUE_SQL[] =
-    "UPDATE jobs SET status = CASE "
+    "UPDATE jobs SET updated_at = $3, run_at = $4, last_error = $2, status = CASE "
     "WHEN attempts >= max_attempts THEN 'failed' "
     "WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE q.unique_key = "
     "jobs.unique_key AND q.status = 'queued') THEN 'done' ELSE 'queued' END, "
     "finished_at = CASE WHEN attempts >= max_attempts OR (unique_key IS NOT NULL AND EXISTS "
     "(SELECT 1 FROM jobs q WHERE q.unique_key = jobs.unique_key AND q.status = 'queued')) "
-    "THEN $3 ELSE NULL END, "
-    "locked_by = NULL, locked_until = NULL, last_error = $2, run_at = $4, updated_at = $3 "
-    "WHERE id = $1 AND status = 'running' AND locked_by = $5";
+    "THEN $3 ELSE finished_at END, "
+    "locked_by = NULL, locked_until = NULL WHERE id = $1 AND status = 'running' AND locked_by = $5";
 
 int queue_fail(struct store_conn *c, const struct queue_job *job, const char *error,
                struct dk_err *err)
