@@ -63,31 +63,53 @@ int queue_enqueue(struct store_conn *c, const char *kind, const char *payload_js
 
 static const char CLAIM_PG[] =
     "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, "
-    "attempts = attempts + 1, updated_at = $3 WHERE id = (SELECT id FROM jobs "
-    "WHERE status = 'queued' AND run_at <= $3 ORDER BY run_at, id LIMIT 1 "
+    "attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM jobs "
+    "WHERE status = 'queued' AND run_at <= $3 ORDER BY run_at, id LIMIT $4 "
     "FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts, max_attempts, unique_key";
 static const char CLAIM_SQLITE[] =
     "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, "
-    "attempts = attempts + 1, updated_at = $3 WHERE id = (SELECT id FROM jobs "
-    "WHERE status = 'queued' AND run_at <= $3 ORDER BY run_at, id LIMIT 1) "
+    "attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM jobs "
+    "WHERE status = 'queued' AND run_at <= $3 ORDER BY run_at, id LIMIT $4) "
     "RETURNING id, kind, payload, attempts, max_attempts, unique_key";
 
-int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,
-                struct dk_err *err)
+static struct queue_job *job_from_row(const struct store_res *r, size_t row, const char *worker)
 {
-    *job = NULL;
+    struct queue_job *j = dk_calloc(1, sizeof(*j));
+    j->id = store_res_int(r, row, 0, 0);
+    snprintf(j->kind, sizeof(j->kind), "%s", store_res_get(r, row, 1));
+    const char *payload = store_res_get(r, row, 2);
+    j->payload = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
+    if (j->payload == NULL) {
+        j->payload = json_object();
+    }
+    j->attempts = (int)store_res_int(r, row, 3, 1);
+    j->max_attempts = (int)store_res_int(r, row, 4, 5);
+    const char *uk = store_res_get(r, row, 5);
+    j->unique_key = uk != NULL ? dk_strdup(uk) : NULL;
+    snprintf(j->worker, sizeof(j->worker), "%s", worker);
+    return j;
+}
+
+int queue_claim_batch(struct store_conn *c, const char *worker, int64_t lease_ms, int max,
+                      struct queue_job **jobs, size_t *n, struct dk_err *err)
+{
+    *n = 0;
+    if (max < 1) {
+        max = 1;
+    }
     int64_t now = dk_now_ms();
-    char until[24], nows[24];
+    char until[24], nows[24], lim[16];
     I64(until, now + lease_ms);
     I64(nows, now);
-    const char *p[] = {worker, until, nows};
+    I64(lim, max);
+    const char *p[] = {worker, until, nows, lim};
     const char *sql = store_conn_dialect(c) == STORE_POSTGRES ? CLAIM_PG : CLAIM_SQLITE;
     int rc = store_begin(c, err);
     if (rc != 0) {
         return rc;
     }
     struct store_res *r = NULL;
-    rc = store_query(c, sql, 3, p, &r, err);
+    rc = store_query(c, sql, 4, p, &r, err);
     if (rc == 0) {
         rc = store_commit(c, err);
     } else {
@@ -97,26 +119,32 @@ int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, stru
         store_res_free(r);
         return rc;
     }
-    if (store_res_rows(r) == 0) {
-        store_res_free(r);
-        return 0;
+    size_t rows = store_res_rows(r);
+    size_t count = rows < (size_t)max ? rows : (size_t)max;
+    for (size_t i = 0; i < count; i++) {
+        jobs[i] = job_from_row(r, i, worker);
     }
-    struct queue_job *j = dk_calloc(1, sizeof(*j));
-    j->id = store_res_int(r, 0, 0, 0);
-    snprintf(j->kind, sizeof(j->kind), "%s", store_res_get(r, 0, 1));
-    const char *payload = store_res_get(r, 0, 2);
-    j->payload = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
-    if (j->payload == NULL) {
-        j->payload = json_object();
+    /* RETURNING has no order: hand the jobs out oldest first (ids grow with enqueue time) */
+    for (size_t i = 1; i < count; i++) {
+        struct queue_job *k = jobs[i];
+        size_t m = i;
+        while (m > 0 && jobs[m - 1]->id > k->id) {
+            jobs[m] = jobs[m - 1];
+            m--;
+        }
+        jobs[m] = k;
     }
-    j->attempts = (int)store_res_int(r, 0, 3, 1);
-    j->max_attempts = (int)store_res_int(r, 0, 4, 5);
-    const char *uk = store_res_get(r, 0, 5);
-    j->unique_key = uk != NULL ? dk_strdup(uk) : NULL;
-    snprintf(j->worker, sizeof(j->worker), "%s", worker);
+    *n = count;
     store_res_free(r);
-    *job = j;
     return 0;
+}
+
+int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,
+                struct dk_err *err)
+{
+    size_t n = 0;
+    *job = NULL;
+    return queue_claim_batch(c, worker, lease_ms, 1, job, &n, err);
 }
 
 int queue_complete(struct store_conn *c, const struct queue_job *job, struct dk_err *err)

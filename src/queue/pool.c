@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "core/mem.h"
 
+#define QUEUE_BATCH_MAX 256
+
 struct queue_pool {
     struct queue_pool_config cfg;
     pthread_t *threads;
@@ -56,44 +58,90 @@ static void idle_wait(struct queue_pool *p, unsigned seen)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Runs one claimed job: handler + completion in one transaction, or the failure recorded. */
-static void run_job(struct queue_pool *p, struct store_conn *c, struct queue_job *job)
+/* Runs one job inside the batch transaction, under its own savepoint, so that a failing job
+ * leaves the others' work intact. Returns 0 when the job's work and completion are in. */
+static int run_job(struct queue_pool *p, struct store_conn *c, struct queue_job *job,
+                   struct dk_err *err)
 {
-    char jid[24];
-    snprintf(jid, sizeof(jid), "%lld", (long long)job->id);
-    dk_log_set_ctx("job", jid);
-    int64_t started = dk_mono_ms();
-    struct dk_err err = {0};
     const struct queue_kind *k = find_kind(p, job->kind);
-    int rc;
     if (k == NULL) {
-        rc = dk_err_set(&err, DK_EINVAL, "no handler for job kind \"%s\"", job->kind);
-    } else {
-        rc = store_begin(c, &err);
-        if (rc == 0) {
-            rc = k->handler(p->cfg.ctx, c, job, &err);
-            if (rc == 0) {
-                rc = queue_complete(c, job, &err);
-            }
-            if (rc == 0) {
-                rc = store_commit(c, &err);
-            } else {
-                store_rollback(c);
-            }
-        }
+        return dk_err_set(err, DK_EINVAL, "no handler for job kind \"%s\"", job->kind);
+    }
+    int rc = store_savepoint(c, "job", err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = k->handler(p->cfg.ctx, c, job, err);
+    if (rc == 0) {
+        rc = queue_complete(c, job, err);
     }
     if (rc == 0) {
-        DK_INFO("job %s done kind=%s attempt=%d ms=%lld", jid, job->kind, job->attempts,
-                (long long)(dk_mono_ms() - started));
+        return store_savepoint_release(c, "job", err);
+    }
+    struct dk_err ignored = {0};
+    if (store_savepoint_rollback(c, "job", &ignored) != 0 ||
+        store_savepoint_release(c, "job", &ignored) != 0) {
+        return DK_EUNAVAIL; /* the transaction is gone: fail the whole batch */
+    }
+    return rc;
+}
+
+/* Runs a claimed batch in one transaction (one commit, one fsync, for all of them) and records
+ * the failures afterwards, each with its backoff. */
+static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_job **jobs, size_t n)
+{
+    struct dk_err *errs = dk_calloc(n, sizeof(*errs));
+    int *rcs = dk_calloc(n, sizeof(*rcs));
+    int64_t started = dk_mono_ms();
+    struct dk_err err = {0};
+    int rc = store_begin(c, &err);
+    for (size_t i = 0; i < n; i++) {
+        memset(&errs[i], 0, sizeof(errs[i]));
+        rcs[i] = rc;
+        if (rc != 0) {
+            errs[i] = err;
+            continue;
+        }
+        char jid[24];
+        snprintf(jid, sizeof(jid), "%lld", (long long)jobs[i]->id);
+        dk_log_set_ctx("job", jid);
+        rcs[i] = run_job(p, c, jobs[i], &errs[i]);
+        if (rcs[i] == DK_EUNAVAIL) {
+            rc = rcs[i];
+            err = errs[i];
+        }
+    }
+    dk_log_set_ctx(NULL, NULL);
+    if (rc == 0) {
+        rc = store_commit(c, &err);
     } else {
+        store_rollback(c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct queue_job *job = jobs[i];
+        if (rc != 0 && rcs[i] == 0) {
+            rcs[i] = rc;
+            errs[i] = err;
+        }
+        char jid[24];
+        snprintf(jid, sizeof(jid), "%lld", (long long)job->id);
+        dk_log_set_ctx("job", jid);
+        if (rcs[i] == 0) {
+            DK_DEBUG("job %s done kind=%s attempt=%d", jid, job->kind, job->attempts);
+            continue;
+        }
         DK_WARN("job %s failed kind=%s attempt=%d/%d: %s", jid, job->kind, job->attempts,
-                job->max_attempts, err.msg);
+                job->max_attempts, errs[i].msg);
         struct dk_err ferr = {0};
-        if (rc != DK_EBUSY && queue_fail(c, job, err.msg, &ferr) != 0) {
+        if (rcs[i] != DK_EBUSY && queue_fail(c, job, errs[i].msg, &ferr) != 0) {
+            /* the lease runs out and the scheduler puts the job back */
             DK_WARN("could not record failure of job %s: %s", jid, ferr.msg);
         }
     }
     dk_log_set_ctx(NULL, NULL);
+    dk_free(errs);
+    dk_free(rcs);
+    DK_DEBUG("ran %zu job(s) in %lld ms", n, (long long)(dk_mono_ms() - started));
 }
 
 static void *worker_main(void *arg)
@@ -114,8 +162,11 @@ static void *worker_main(void *arg)
         }
         struct dk_err err = {0};
         struct store_conn *c = store_acquire(p->cfg.store, &err);
-        struct queue_job *job = NULL;
-        int rc = c != NULL ? queue_claim(c, name, p->cfg.lease_ms, &job, &err) : err.code;
+        struct queue_job *jobs[QUEUE_BATCH_MAX];
+        size_t n = 0;
+        int rc = c != NULL
+                     ? queue_claim_batch(c, name, p->cfg.lease_ms, p->cfg.batch, jobs, &n, &err)
+                     : err.code;
         if (rc != 0) {
             store_release(c);
             /* database unavailable: back off up to 2 s, then retry */
@@ -125,19 +176,21 @@ static void *worker_main(void *arg)
             continue;
         }
         backoff = 0;
-        if (job == NULL) {
+        if (n == 0) {
             store_release(c);
             idle_wait(p, seen);
             continue;
         }
         pthread_mutex_lock(&p->mu);
-        p->busy++;
+        p->busy += (int)n;
         pthread_mutex_unlock(&p->mu);
-        run_job(p, c, job);
+        run_batch(p, c, jobs, n);
         pthread_mutex_lock(&p->mu);
-        p->busy--;
+        p->busy -= (int)n;
         pthread_mutex_unlock(&p->mu);
-        queue_job_free(job);
+        for (size_t i = 0; i < n; i++) {
+            queue_job_free(jobs[i]);
+        }
         store_release(c);
     }
     return NULL;
@@ -149,6 +202,9 @@ struct queue_pool *queue_pool_start(const struct queue_pool_config *cfg)
     p->cfg = *cfg;
     if (p->cfg.poll_ms <= 0) {
         p->cfg.poll_ms = 200;
+    }
+    if (p->cfg.batch <= 0 || p->cfg.batch > QUEUE_BATCH_MAX) {
+        p->cfg.batch = 32;
     }
     if (p->cfg.name == NULL) {
         p->cfg.name = "worker";

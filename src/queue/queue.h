@@ -41,6 +41,10 @@ int queue_enqueue(struct store_conn *c, const char *kind, const char *payload_js
  * due. Caller frees with queue_job_free. */
 int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,
                 struct dk_err *err);
+/* Claims up to max due jobs (oldest run_at first) in one short transaction: jobs[0..*n).
+ * Concurrent workers get disjoint sets. Caller frees each with queue_job_free. */
+int queue_claim_batch(struct store_conn *c, const char *worker, int64_t lease_ms, int max,
+                      struct queue_job **jobs, size_t *n, struct dk_err *err);
 /* Marks the job done inside the caller's transaction; DK_EBUSY when this worker no longer holds
  * its lease (the caller must roll back). */
 int queue_complete(struct store_conn *c, const struct queue_job *job, struct dk_err *err);
@@ -85,6 +89,7 @@ struct queue_pool_config {
     int threads;
     int64_t lease_ms;
     int64_t poll_ms;  /* safety-net polling interval (default 200) */
+    int batch;        /* jobs claimed and committed together (default 32) */
     const char *name; /* worker id prefix, e.g. "host:pid" */
 };
 
