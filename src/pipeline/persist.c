@@ -39,9 +39,16 @@ static int ensure_conversation(struct store_conn *c, const struct ig_event *ev, 
     if (ev->customer_id == NULL || ev->account_id == NULL) {
         return dk_err_set(err, DK_EINVAL, "event without customer or account id");
     }
-    int64_t uid;
+    int64_t uid = 0;
     bool created;
-    int rc = store_user_ensure(c, ev->customer_id, now, &uid, err);
+    /* one query when both exist (the common case), else create what is missing */
+    int rc = store_conversation_find(c, ev->customer_id, ev->account_id, &uid, conv, err);
+    if (rc != 0 || conv[0] != '\0') {
+        return rc;
+    }
+    if (uid == 0) {
+        rc = store_user_ensure(c, ev->customer_id, now, &uid, err);
+    }
     if (rc == 0) {
         rc = store_conversation_ensure(c, uid, ev->account_id, now, conv, &created, err);
     }

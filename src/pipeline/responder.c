@@ -20,8 +20,17 @@ extern const char pipeline_default_templates[];
 static const char *const INTENTS[] = {"price", "delivery", "thanks", "greeting"};
 #define NINTENTS (sizeof(INTENTS) / sizeof(INTENTS[0]))
 
+/* Keywords of one intent, case-folded once at load. */
+struct intent_words {
+    const char *intent; /* borrowed from root */
+    char **words;
+    size_t n;
+};
+
 struct pipeline_responder {
     json_t *root;
+    struct intent_words *intents;
+    size_t nintents;
 };
 
 static char *casefold(const char *s)
@@ -77,6 +86,42 @@ static int validate(json_t *root, struct dk_err *err)
     return 0;
 }
 
+/* Case-folds every keyword once (validate() has checked the shape). */
+static void fold_keywords(struct pipeline_responder *r)
+{
+    json_t *kw = json_object_get(r->root, "keywords");
+    r->intents = dk_calloc(json_object_size(kw) + 1, sizeof(*r->intents));
+    const char *intent;
+    json_t *langs;
+    json_object_foreach(kw, intent, langs)
+    {
+        struct intent_words *iw = &r->intents[r->nintents++];
+        iw->intent = intent;
+        size_t total = 0;
+        const char *lang;
+        json_t *words;
+        json_object_foreach(langs, lang, words)
+        {
+            total += json_array_size(words);
+        }
+        iw->words = dk_calloc(total + 1, sizeof(char *));
+        json_object_foreach(langs, lang, words)
+        {
+            size_t i;
+            json_t *w;
+            json_array_foreach(words, i, w)
+            {
+                char *f = casefold(json_string_value(w));
+                if (f != NULL && *f != '\0') {
+                    iw->words[iw->n++] = f;
+                } else {
+                    dk_free(f);
+                }
+            }
+        }
+    }
+}
+
 struct pipeline_responder *pipeline_responder_load(const char *path, struct dk_err *err)
 {
     json_t *root;
@@ -104,15 +149,24 @@ struct pipeline_responder *pipeline_responder_load(const char *path, struct dk_e
     }
     struct pipeline_responder *r = dk_calloc(1, sizeof(*r));
     r->root = root;
+    fold_keywords(r);
     return r;
 }
 
 void pipeline_responder_free(struct pipeline_responder *r)
 {
-    if (r != NULL) {
-        json_decref(r->root);
-        dk_free(r);
+    if (r == NULL) {
+        return;
     }
+    for (size_t i = 0; i < r->nintents; i++) {
+        for (size_t k = 0; k < r->intents[i].n; k++) {
+            dk_free(r->intents[i].words[k]);
+        }
+        dk_free(r->intents[i].words);
+    }
+    dk_free(r->intents);
+    json_decref(r->root);
+    dk_free(r);
 }
 
 static bool word_byte(unsigned char ch)
@@ -135,22 +189,21 @@ static bool contains_word(const char *hay, const char *needle)
     return false;
 }
 
-static bool intent_matches(const json_t *langs, const char *folded)
+static const struct intent_words *find_intent(const struct pipeline_responder *r, const char *name)
 {
-    const char *lang;
-    json_t *words;
-    json_object_foreach((json_t *)langs, lang, words)
-    {
-        size_t i;
-        json_t *w;
-        json_array_foreach(words, i, w)
-        {
-            char *fw = casefold(json_string_value(w));
-            bool hit = fw != NULL && contains_word(folded, fw);
-            dk_free(fw);
-            if (hit) {
-                return true;
-            }
+    for (size_t i = 0; i < r->nintents; i++) {
+        if (strcmp(r->intents[i].intent, name) == 0) {
+            return &r->intents[i];
+        }
+    }
+    return NULL;
+}
+
+static bool intent_matches(const struct intent_words *iw, const char *folded)
+{
+    for (size_t k = 0; iw != NULL && k < iw->n; k++) {
+        if (contains_word(folded, iw->words[k])) {
+            return true;
         }
     }
     return false;
@@ -165,25 +218,17 @@ const char *pipeline_responder_intent(const struct pipeline_responder *r, const 
     if (folded == NULL) {
         return "other";
     }
-    json_t *kw = json_object_get(r->root, "keywords");
     const char *found = "other";
     for (size_t i = 0; i < NINTENTS; i++) {
-        json_t *langs = json_object_get(kw, INTENTS[i]);
-        if (langs != NULL && intent_matches(langs, folded)) {
+        if (intent_matches(find_intent(r, INTENTS[i]), folded)) {
             found = INTENTS[i];
             break;
         }
     }
     /* intents a business added to its file, after the built-in ones */
-    if (strcmp(found, "other") == 0) {
-        const char *name;
-        json_t *langs;
-        json_object_foreach(kw, name, langs)
-        {
-            if (intent_matches(langs, folded)) {
-                found = name;
-                break;
-            }
+    for (size_t i = 0; strcmp(found, "other") == 0 && i < r->nintents; i++) {
+        if (intent_matches(&r->intents[i], folded)) {
+            found = r->intents[i].intent;
         }
     }
     dk_free(folded);

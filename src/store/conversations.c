@@ -63,6 +63,25 @@ int store_conversation_ensure(struct store_conn *c, int64_t user_id, const char 
     return rc;
 }
 
+int store_conversation_find(struct store_conn *c, const char *instagram_id, const char *account_id,
+                            int64_t *user_id, char conv_out[STORE_ID_LEN], struct dk_err *err)
+{
+    const char *p[] = {instagram_id, account_id};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "SELECT u.id, c.id FROM users u LEFT JOIN conversations c "
+                         "ON c.user_id = u.id AND c.account_id = $2 WHERE u.instagram_id = $1",
+                         2, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    *user_id = store_res_int(r, 0, 0, 0);
+    const char *conv = store_res_get(r, 0, 1);
+    snprintf(conv_out, STORE_ID_LEN, "%s", conv != NULL ? conv : "");
+    store_res_free(r);
+    return 0;
+}
+
 void store_conversation_clear(struct store_conversation *conv)
 {
     dk_free(conv->context);

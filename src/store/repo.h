@@ -60,6 +60,10 @@ void store_conversation_clear(struct store_conversation *conv);
 int store_conversation_ensure(struct store_conn *c, int64_t user_id, const char *account_id,
                               int64_t now_ms, char id_out[STORE_ID_LEN], bool *created,
                               struct dk_err *err);
+/* The user and conversation ids of a customer with an account in one query (the hot path of
+ * webhook ingest). *user_id is 0 and conv_out "" for whatever does not exist yet. */
+int store_conversation_find(struct store_conn *c, const char *instagram_id, const char *account_id,
+                            int64_t *user_id, char conv_out[STORE_ID_LEN], struct dk_err *err);
 int store_conversation_load(struct store_conn *c, const char *id, struct store_conversation *out,
                             struct dk_err *err);
 /* As JSON for the API. */

@@ -13,7 +13,6 @@
 #include "store/store_int.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,10 +60,10 @@ static char *redact_url(const char *url)
     } else {
         dk_buf_append(&b, url, (size_t)(auth_end - url));
     }
-    /* The query: key=value pairs separated by '&'. */
+    /* The path, then the query's key=value pairs. */
     const char *p = auth_end;
     while (*p != '\0') {
-        size_t n = strcspn(p + 1, "&#") + 1;
+        size_t n = strcspn(p + 1, "?&#") + 1;
         if ((*p == '?' || *p == '&') && strncmp(p + 1, "password=", 9) == 0) {
             dk_buf_append(&b, p, 10);
             dk_buf_puts(&b, "***");
@@ -107,35 +106,33 @@ int store_open(const char *url, const struct store_opts *opts, struct store **ou
         return dk_err_set(err, DK_EINVAL,
                           "invalid database URL: expected sqlite:PATH or postgres://...");
     }
-    int rc = ops->check_target(target, err);
+    struct store_opts o = {0};
+    if (opts != NULL) {
+        o = *opts;
+    }
+    if (o.pool_max <= 0) {
+        o.pool_max = DEFAULT_POOL_MAX;
+    }
+    if (o.busy_timeout_ms <= 0) {
+        o.busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+    }
+    if (o.connect_timeout_s <= 0) {
+        o.connect_timeout_s = DEFAULT_CONNECT_S;
+    }
+    int rc = ops->check_target(target, &o, err);
     if (rc != 0) {
         return rc;
     }
     struct store *s = dk_calloc(1, sizeof(*s));
     s->ops = ops;
-    if (opts != NULL) {
-        s->opts = *opts;
-    }
-    if (s->opts.pool_max <= 0) {
-        s->opts.pool_max = DEFAULT_POOL_MAX;
-    }
-    if (s->opts.busy_timeout_ms <= 0) {
-        s->opts.busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
-    }
-    if (s->opts.connect_timeout_s <= 0) {
-        s->opts.connect_timeout_s = DEFAULT_CONNECT_S;
-    }
-    /* An in-memory SQLite database lives in its one connection: the pool holds just that one
-     * (threads take turns), and it is never closed before store_close. */
-    if (ops == &store_sqlite_ops && strcmp(target, ":memory:") == 0) {
-        s->opts.pool_max = 1;
-    }
+    s->opts = o;
     s->target = dk_strdup(target);
     s->redacted = redact_url(url);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
+    pthread_cond_init(&s->writer_cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
@@ -155,6 +152,7 @@ void store_close(struct store *s)
     }
     DK_ASSERT(idle == s->nopen); /* every connection was released */
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->writer_cv);
     pthread_mutex_destroy(&s->mu);
     dk_free(s->target);
     dk_free(s->redacted);
@@ -202,11 +200,10 @@ static struct store_conn *open_conn(struct store *s, struct dk_err *err)
         c->store = s;
         c->next_idle = NULL;
         c->broken = false;
+        c->holds_write = false;
         return c;
     }
-    if (err != NULL) {
-        *err = local;
-    }
+    dk_err_set(err, DK_EUNAVAIL, "could not connect to the database: %s", local.msg);
     pthread_mutex_lock(&s->mu);
     slot_free_locked(s);
     int64_t now = dk_mono_ms();
@@ -234,7 +231,7 @@ struct store_conn *store_acquire(struct store *s, struct dk_err *err)
             if (s->ops->alive(c)) {
                 return c;
             }
-            DK_INFO("dropping a lost connection to database %s", s->redacted);
+            DK_INFO("closing an idle connection to database %s: the server ended it", s->redacted);
             s->ops->disconnect(c);
             pthread_mutex_lock(&s->mu);
             slot_free_locked(s);
@@ -262,9 +259,7 @@ void store_release(struct store_conn *c)
         return;
     }
     struct store *s = c->store;
-    if (!c->broken && s->ops->in_tx(c)) {
-        store_rollback(c);
-    }
+    store_rollback(c);
     if (c->broken) {
         s->ops->disconnect(c);
         pthread_mutex_lock(&s->mu);
@@ -304,6 +299,44 @@ static int conn_lost(struct store_conn *c, struct dk_err *err)
                       c->store->redacted);
 }
 
+/* SQLite has one writer at a time. Threads of this process wait for their turn here, woken as
+ * soon as it is free, rather than in SQLite's busy handler, which polls the lock with sleeps
+ * of up to 100 ms. The turn is a flag, not a mutex, so any thread may end the transaction. */
+static int write_turn_take(struct store_conn *c, struct dk_err *err)
+{
+    struct store *s = c->store;
+    if (!s->ops->single_writer) {
+        return 0;
+    }
+    struct timespec deadline = deadline_after(s->opts.busy_timeout_ms);
+    pthread_mutex_lock(&s->mu);
+    while (s->writer_busy) {
+        if (pthread_cond_timedwait(&s->writer_cv, &s->mu, &deadline) == ETIMEDOUT &&
+            s->writer_busy) {
+            pthread_mutex_unlock(&s->mu);
+            return dk_err_set(err, DK_EUNAVAIL,
+                              "could not begin: another transaction held the database for %d ms",
+                              s->opts.busy_timeout_ms);
+        }
+    }
+    s->writer_busy = true;
+    pthread_mutex_unlock(&s->mu);
+    c->holds_write = true;
+    return 0;
+}
+
+static void write_turn_give(struct store_conn *c)
+{
+    if (!c->holds_write) {
+        return;
+    }
+    c->holds_write = false;
+    pthread_mutex_lock(&c->store->mu);
+    c->store->writer_busy = false;
+    pthread_cond_signal(&c->store->writer_cv);
+    pthread_mutex_unlock(&c->store->mu);
+}
+
 int store_begin(struct store_conn *c, struct dk_err *err)
 {
     if (c->broken) {
@@ -314,8 +347,15 @@ int store_begin(struct store_conn *c, struct dk_err *err)
     }
     struct dk_err local;
     struct dk_err *e = err != NULL ? err : &local;
-    int rc = c->store->ops->begin(c, e);
-    return rc == 0 ? 0 : failed(c, "begin", rc, e);
+    int rc = write_turn_take(c, e);
+    if (rc == 0) {
+        rc = c->store->ops->begin(c, e);
+    }
+    if (rc != 0) {
+        write_turn_give(c);
+        return failed(c, "begin", rc, e);
+    }
+    return 0;
 }
 
 int store_commit(struct store_conn *c, struct dk_err *err)
@@ -329,20 +369,23 @@ int store_commit(struct store_conn *c, struct dk_err *err)
     struct dk_err local;
     struct dk_err *e = err != NULL ? err : &local;
     int rc = c->store->ops->commit(c, e);
+    if (!store_in_tx(c)) {
+        write_turn_give(c);
+    }
     return rc == 0 ? 0 : failed(c, "commit", rc, e);
 }
 
 void store_rollback(struct store_conn *c)
 {
-    if (c->broken || !c->store->ops->in_tx(c)) {
-        return;
+    if (!c->broken && c->store->ops->in_tx(c)) {
+        struct dk_err e = {.msg = "the transaction is still open"};
+        if (c->store->ops->exec(c, "ROLLBACK", &e) != 0 || c->store->ops->in_tx(c)) {
+            DK_WARN("could not roll back on database %s, closing the connection: %s",
+                    c->store->redacted, e.msg);
+            c->broken = true;
+        }
     }
-    struct dk_err e = {.msg = "the transaction is still open"};
-    if (c->store->ops->exec(c, "ROLLBACK", &e) != 0 || c->store->ops->in_tx(c)) {
-        DK_WARN("could not roll back on database %s, closing the connection: %s",
-                c->store->redacted, e.msg);
-        c->broken = true;
-    }
+    write_turn_give(c);
 }
 
 bool store_in_tx(const struct store_conn *c)
@@ -370,13 +413,15 @@ static int savepoint_cmd(struct store_conn *c, const char *verb, const char *nam
                          struct dk_err *err)
 {
     if (!valid_identifier(name)) {
-        return dk_err_set(err, DK_EINVAL, "invalid savepoint name (expected [A-Za-z_][A-Za-z0-9_]*)");
+        return dk_err_set(err, DK_EINVAL,
+                          "invalid savepoint name (expected [A-Za-z_][A-Za-z0-9_]*)");
     }
     if (c->broken) {
         return conn_lost(c, err);
     }
     if (!c->store->ops->in_tx(c)) {
-        return dk_err_set(err, DK_EINTERNAL, "could not %s %s: no transaction is open", verb, name);
+        return dk_err_set(err, DK_EINTERNAL, "could not run %s %s: no transaction is open", verb,
+                          name);
     }
     char sql[SAVEPOINT_NAME_MAX + 32];
     snprintf(sql, sizeof(sql), "%s %s", verb, name);

@@ -29,23 +29,27 @@ extern const size_t store_migrations_sqlite_count;
 extern const struct store_migration store_migrations_postgres[];
 extern const size_t store_migrations_postgres_count;
 
-#define STORE_RES_MAX_BYTES (256u << 20) /* one result's text at most */
-#define STORE_STMT_CACHE_MAX 4096        /* prepared statements kept per connection */
-#define STORE_RES_NULL      UINT32_MAX   /* offset of an SQL NULL value */
+#define STORE_RES_MAX_BYTES  (256u << 20) /* one result's text at most */
+#define STORE_STMT_CACHE_MAX 4096         /* prepared statements kept per connection */
+#define STORE_RES_NULL       UINT32_MAX   /* offset of an SQL NULL value */
 
 /* The part of a connection that store.c manages; backends embed it first. */
 struct store_conn {
     struct store *store;
     struct store_conn *next_idle;
-    bool broken; /* lost or unusable: closed on release instead of pooled */
+    bool broken;      /* lost or unusable: closed on release instead of pooled */
+    bool holds_write; /* has the store's write turn (single-writer backends) */
 };
 
 /* A backend. Every function is called by the one thread that holds the connection. */
 struct store_ops {
     const char *name;
     enum store_dialect dialect;
-    /* Checks the backend's part of a URL at store_open: 0 or DK_EINVAL (err filled). */
-    int (*check_target)(const char *target, struct dk_err *err);
+    /* One writer at a time (SQLite): store_begin queues threads on the store's write turn. */
+    bool single_writer;
+    /* Checks the backend's part of a URL at store_open (0 or DK_EINVAL, err filled) and
+     * lowers options it cannot honour. */
+    int (*check_target)(const char *target, struct store_opts *opts, struct dk_err *err);
     /* Opens a connection to s->target; DK_EUNAVAIL (err filled) when it cannot. */
     int (*connect)(struct store *s, struct store_conn **out, struct dk_err *err);
     void (*disconnect)(struct store_conn *c);
@@ -74,6 +78,8 @@ struct store {
     struct store_conn *idle;
     int nopen; /* connections open or being opened, idle or in use */
     int64_t last_warn_ms;
+    bool writer_busy;         /* a connection holds the write turn */
+    pthread_cond_t writer_cv; /* the write turn was given back */
 };
 
 /* A result: column names and values as NUL-terminated text in one block. off[] holds cols

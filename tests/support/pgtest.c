@@ -25,8 +25,8 @@ static char g_cluster_dir[64];
 static char *g_cluster_url;
 static bool g_cluster_failed;
 static char *g_url;
-static char *g_db_name;     /* created on a shared server: dropped at exit */
-static char *g_maint_url;   /* that server's maintenance database */
+static char *g_db_name;   /* created on a shared server: dropped at exit */
+static char *g_maint_url; /* that server's maintenance database */
 static char g_sqlite_dir[64];
 static char **g_sqlite_urls;
 static int g_sqlite_n;
@@ -103,10 +103,14 @@ static void start_watchdog(const char *script)
 {
     char pid[16];
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    char *argv[] = {"bash", "-c",
+    char *argv[] = {"bash",
+                    "-c",
                     "while kill -0 \"$0\" 2>/dev/null; do sleep 1; done; "
                     "bash \"$1\" stop \"$2\"; rm -rf \"$2\"",
-                    pid, (char *)script, g_cluster_dir, NULL};
+                    pid,
+                    (char *)script,
+                    g_cluster_dir,
+                    NULL};
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);

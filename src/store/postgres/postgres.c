@@ -89,19 +89,21 @@ static int fail(struct pg_conn *c, const PGresult *r, const char *what, struct d
 static bool result_ok(const PGresult *r)
 {
     ExecStatusType st = PQresultStatus(r);
-    return r != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY);
+    return r != NULL &&
+           (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY);
 }
 
-static int check_target(const char *target, struct dk_err *err)
+static int check_target(const char *target, struct store_opts *opts, struct dk_err *err)
 {
+    (void)opts;
     char *msg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(target, &msg);
+    PQconninfoOption *info = PQconninfoParse(target, &msg);
     /* libpq's message may quote a piece of the URL, password included: not repeated here. */
     PQfreemem(msg);
-    if (opts == NULL) {
+    if (info == NULL) {
         return dk_err_set(err, DK_EINVAL, "invalid database URL: libpq cannot parse it");
     }
-    PQconninfoFree(opts);
+    PQconninfoFree(info);
     return 0;
 }
 
@@ -130,7 +132,7 @@ static int copy_result(const PGresult *r, struct store_res **res, struct dk_err 
             len += PQgetisnull(r, i, j) ? 0 : (size_t)PQgetlength(r, i, j) + 1;
         }
     }
-    if (len > STORE_RES_MAX_BYTES || (size_t)rows * (size_t)(cols + 1) > STORE_RES_MAX_BYTES) {
+    if (len > STORE_RES_MAX_BYTES || ((size_t)rows + 1) * (size_t)cols > STORE_RES_MAX_BYTES) {
         return dk_err_set(err, DK_EINTERNAL, "could not read rows: result over %u bytes",
                           STORE_RES_MAX_BYTES);
     }
@@ -303,7 +305,7 @@ static int pg_connect(struct store *s, struct store_conn **out, struct dk_err *e
     const char *const vals[] = {timeout, "direkt", s->target, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) != CONNECTION_OK) {
-        set_err(err, DK_EUNAVAIL, "could not connect", PQerrorMessage(pg));
+        set_err(err, DK_EUNAVAIL, "PostgreSQL", PQerrorMessage(pg));
         PQfinish(pg);
         return DK_EUNAVAIL;
     }
@@ -314,7 +316,7 @@ static int pg_connect(struct store *s, struct store_conn **out, struct dk_err *e
     if (pg_exec(&c->base,
                 "SET synchronous_commit = on; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'",
                 &e) != 0) {
-        set_err(err, DK_EUNAVAIL, "could not set up the session", e.msg);
+        set_err(err, DK_EUNAVAIL, "PostgreSQL: could not set up the session", e.msg);
         pg_disconnect(&c->base);
         return DK_EUNAVAIL;
     }
