@@ -85,7 +85,12 @@ int app_cmd_replay(const struct app_config *cfg, const char *event_id)
         rc = store_begin(c, &err);
     }
     if (rc == 0) {
-        rc = pipeline_persist_delivery(c, d, cfg->reply_debounce_ms, &st, &err);
+        struct pipeline_batch *b = pipeline_batch_new(cfg->reply_debounce_ms);
+        rc = pipeline_persist_delivery(c, d, b, &st, &err);
+        if (rc == 0) {
+            rc = pipeline_batch_flush(c, b, &st, &err);
+        }
+        pipeline_batch_free(b);
         if (rc == 0) {
             rc = store_webhook_event_mark_replayed(c, event_id, dk_now_ms(), &err);
         }

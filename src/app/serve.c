@@ -6,6 +6,7 @@
  */
 #include "app/app.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -85,6 +86,10 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread started below */
+    /* keep freed heap for reuse: SQLite's per-statement buffers otherwise make glibc grow and
+     * trim the heap on every statement */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
     signal(SIGPIPE, SIG_IGN);
 
     struct store *s = app_open_store(cfg, migrate);

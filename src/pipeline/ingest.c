@@ -47,10 +47,19 @@ static int store_batch(struct pipeline_ingest *in, struct store_conn *c, struct 
         return rc;
     }
     struct pipeline_persist_stats st = {0};
-    for (struct item *it = first; it != end && rc == 0; it = it->next) {
-        rc = pipeline_store_parsed(c, it->body, it->len, it->d, in->cfg.reply_debounce_ms,
-                                   it->event_id, &it->duplicate, &st, err);
+    struct pipeline_batch *b = pipeline_batch_new(in->cfg.reply_debounce_ms);
+    for (struct item *it = first; it != end; it = it->next) {
+        pipeline_batch_collect(b, it->d);
     }
+    rc = pipeline_batch_resolve(c, b, err);
+    for (struct item *it = first; it != end && rc == 0; it = it->next) {
+        rc = pipeline_store_parsed(c, it->body, it->len, it->d, b, it->event_id, &it->duplicate,
+                                   &st, err);
+    }
+    if (rc == 0) {
+        rc = pipeline_batch_flush(c, b, &st, err);
+    }
+    pipeline_batch_free(b);
     if (rc != 0) {
         store_rollback(c);
         return rc;

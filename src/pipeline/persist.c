@@ -8,6 +8,7 @@
 #include "pipeline/pipeline.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/crypto.h"
@@ -17,42 +18,59 @@
 #include "core/mem.h"
 #include "store/repo.h"
 
-/* Conversations that got a new customer message in this delivery (reply job once each). */
-struct touched {
-    char ids[16][STORE_ID_LEN];
-    size_t n;
+/* Conversations that got a new customer message in a transaction, with the newest message
+ * time; written once each by pipeline_batch_flush. */
+struct touch {
+    char conv[STORE_ID_LEN];
+    int64_t at_ms;
 };
 
-static bool touched_has(const struct touched *t, const char *id)
+/* A customer's conversation with an account, resolved once per batch. */
+struct party {
+    const char *customer; /* borrowed from the deliveries of the batch */
+    const char *account;
+    char conv[STORE_ID_LEN];
+};
+
+struct pipeline_batch {
+    struct touch *items;
+    size_t n, cap;
+    struct party *parties; /* sorted by (customer, account) once resolved */
+    size_t nparties, partycap;
+    size_t resolved; /* parties[0..resolved) are sorted and have their conversation */
+    int64_t debounce_ms;
+};
+
+struct pipeline_batch *pipeline_batch_new(int64_t reply_debounce_ms)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        if (strcmp(t->ids[i], id) == 0) {
-            return true;
-        }
-    }
-    return false;
+    struct pipeline_batch *b = dk_calloc(1, sizeof(*b));
+    b->debounce_ms = reply_debounce_ms;
+    return b;
 }
 
-static int ensure_conversation(struct store_conn *c, const struct ig_event *ev, int64_t now,
-                               char conv[STORE_ID_LEN], struct dk_err *err)
+void pipeline_batch_free(struct pipeline_batch *b)
 {
-    if (ev->customer_id == NULL || ev->account_id == NULL) {
-        return dk_err_set(err, DK_EINVAL, "event without customer or account id");
+    if (b != NULL) {
+        dk_free(b->items);
+        dk_free(b->parties);
+        dk_free(b);
     }
-    int64_t uid = 0;
-    bool created;
-    /* one query when both exist (the common case), else create what is missing */
-    int rc = store_conversation_find(c, ev->customer_id, ev->account_id, &uid, conv, err);
-    if (rc != 0 || conv[0] != '\0') {
-        return rc;
+}
+
+static void batch_touch(struct pipeline_batch *b, const char *conv, int64_t at_ms)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap != 0 ? b->cap * 2 : 64;
+        b->items = dk_realloc(b->items, b->cap * sizeof(*b->items));
     }
-    if (uid == 0) {
-        rc = store_user_ensure(c, ev->customer_id, now, &uid, err);
-    }
-    if (rc == 0) {
-        rc = store_conversation_ensure(c, uid, ev->account_id, now, conv, &created, err);
-    }
-    return rc;
+    memcpy(b->items[b->n].conv, conv, STORE_ID_LEN);
+    b->items[b->n].at_ms = at_ms;
+    b->n++;
+}
+
+static int touch_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct touch *)a)->conv, ((const struct touch *)b)->conv);
 }
 
 static int enqueue_reply(struct store_conn *c, const char *conv, int64_t debounce_ms,
@@ -65,6 +83,137 @@ static int enqueue_reply(struct store_conn *c, const char *conv, int64_t debounc
                          err);
 }
 
+int pipeline_batch_flush(struct store_conn *c, struct pipeline_batch *b,
+                         struct pipeline_persist_stats *st, struct dk_err *err)
+{
+    /* sorted by conversation id: concurrent writers take these row locks in one order */
+    qsort(b->items, b->n, sizeof(*b->items), touch_cmp);
+    int64_t now = dk_now_ms();
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0;) {
+        size_t k = i;
+        int64_t at = b->items[i].at_ms;
+        while (k + 1 < b->n && strcmp(b->items[k + 1].conv, b->items[i].conv) == 0) {
+            k++;
+            at = b->items[k].at_ms > at ? b->items[k].at_ms : at;
+        }
+        rc = store_conversation_customer_activity(c, b->items[i].conv, at, now, err);
+        if (rc == 0) {
+            rc = enqueue_reply(c, b->items[i].conv, b->debounce_ms, err);
+        }
+        if (rc == 0) {
+            st->replies++;
+        }
+        i = k + 1;
+    }
+    b->n = 0;
+    b->nparties = 0;
+    b->resolved = 0;
+    return rc;
+}
+
+static int party_cmp(const void *a, const void *b)
+{
+    const struct party *x = a, *y = b;
+    int c = strcmp(x->customer, y->customer);
+    return c != 0 ? c : strcmp(x->account, y->account);
+}
+
+/* The conversation of a customer with an account: one query when both exist (the common
+ * case), else creates what is missing. */
+static int find_or_create(struct store_conn *c, const char *customer, const char *account,
+                          int64_t now, char conv[STORE_ID_LEN], struct dk_err *err)
+{
+    int64_t uid = 0;
+    bool created;
+    int rc = store_conversation_find(c, customer, account, &uid, conv, err);
+    if (rc != 0 || conv[0] != '\0') {
+        return rc;
+    }
+    if (uid == 0) {
+        rc = store_user_ensure(c, customer, now, &uid, err);
+    }
+    if (rc == 0) {
+        rc = store_conversation_ensure(c, uid, account, now, conv, &created, err);
+    }
+    return rc;
+}
+
+static bool event_has_party(const struct ig_event *ev)
+{
+    switch (ev->kind) {
+    case IG_EV_MESSAGE:
+    case IG_EV_ECHO:
+    case IG_EV_POSTBACK:
+    case IG_EV_REACTION:
+    case IG_EV_READ:
+    case IG_EV_REFERRAL:
+        return ev->customer_id != NULL && ev->account_id != NULL;
+    default:
+        return false;
+    }
+}
+
+void pipeline_batch_collect(struct pipeline_batch *b, const struct ig_delivery *d)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        const struct ig_event *ev = &d->events[i];
+        if (!event_has_party(ev)) {
+            continue;
+        }
+        if (b->nparties == b->partycap) {
+            b->partycap = b->partycap != 0 ? b->partycap * 2 : 64;
+            b->parties = dk_realloc(b->parties, b->partycap * sizeof(*b->parties));
+        }
+        struct party *p = &b->parties[b->nparties++];
+        p->customer = ev->customer_id;
+        p->account = ev->account_id;
+        p->conv[0] = '\0';
+    }
+}
+
+int pipeline_batch_resolve(struct store_conn *c, struct pipeline_batch *b, struct dk_err *err)
+{
+    /* in one order for every writer, so that two batches creating the same new customers
+     * cannot deadlock on each other */
+    qsort(b->parties, b->nparties, sizeof(*b->parties), party_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < b->nparties; i++) {
+        if (out > 0 && party_cmp(&b->parties[out - 1], &b->parties[i]) == 0) {
+            continue;
+        }
+        b->parties[out++] = b->parties[i];
+    }
+    b->nparties = out;
+    int64_t now = dk_now_ms();
+    for (size_t i = 0; i < out; i++) {
+        int rc = find_or_create(c, b->parties[i].customer, b->parties[i].account, now,
+                                b->parties[i].conv, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    b->resolved = out;
+    return 0;
+}
+
+static int ensure_conversation(struct store_conn *c, struct pipeline_batch *b,
+                               const struct ig_event *ev, int64_t now, char conv[STORE_ID_LEN],
+                               struct dk_err *err)
+{
+    if (ev->customer_id == NULL || ev->account_id == NULL) {
+        return dk_err_set(err, DK_EINVAL, "event without customer or account id");
+    }
+    struct party key = {.customer = ev->customer_id, .account = ev->account_id};
+    const struct party *hit =
+        b->resolved > 0 ? bsearch(&key, b->parties, b->resolved, sizeof(key), party_cmp) : NULL;
+    if (hit != NULL) {
+        memcpy(conv, hit->conv, STORE_ID_LEN);
+        return 0;
+    }
+    return find_or_create(c, ev->customer_id, ev->account_id, now, conv, err);
+}
+
 static char *metadata_text(const struct ig_event *ev)
 {
     if (ev->metadata == NULL || json_object_size(ev->metadata) == 0) {
@@ -74,11 +223,11 @@ static char *metadata_text(const struct ig_event *ev)
 }
 
 static int store_customer_message(struct store_conn *c, const struct ig_event *ev, int64_t now,
-                                  struct touched *t, int64_t debounce_ms,
-                                  struct pipeline_persist_stats *st, struct dk_err *err)
+                                  struct pipeline_batch *b, struct pipeline_persist_stats *st,
+                                  struct dk_err *err)
 {
     char conv[STORE_ID_LEN];
-    int rc = ensure_conversation(c, ev, now, conv, err);
+    int rc = ensure_conversation(c, b, ev, now, conv, err);
     if (rc != 0) {
         return rc;
     }
@@ -98,21 +247,12 @@ static int store_customer_message(struct store_conn *c, const struct ig_event *e
     bool inserted = false;
     rc = store_message_insert(c, &m, &inserted, err);
     if (rc == 0 && inserted && !echo) {
-        rc = store_conversation_customer_activity(c, conv, m.created_ms, now, err);
+        batch_touch(b, conv, m.created_ms);
         json_t *ref = json_object_get(ev->metadata, "referral");
-        if (rc == 0 && ref != NULL) {
+        if (ref != NULL) {
             char *rtext = dk_json_dump(ref);
             rc = store_conversation_set_referral(c, conv, rtext, now, err);
             dk_free(rtext);
-        }
-        if (rc == 0 && !touched_has(t, conv)) {
-            rc = enqueue_reply(c, conv, debounce_ms, err);
-            if (rc == 0) {
-                st->replies++;
-                if (t->n < sizeof(t->ids) / sizeof(t->ids[0])) {
-                    memcpy(t->ids[t->n++], conv, STORE_ID_LEN);
-                }
-            }
         }
     }
     dk_free(meta);
@@ -151,7 +291,7 @@ static int record_event(struct store_conn *c, const struct ig_event *ev, const c
 }
 
 static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_t now,
-                         struct touched *t, int64_t debounce_ms, struct pipeline_persist_stats *st,
+                         struct pipeline_batch *b, struct pipeline_persist_stats *st,
                          struct dk_err *err)
 {
     char conv[STORE_ID_LEN] = "";
@@ -169,14 +309,14 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
         if (ev->mid == NULL || ev->customer_id == NULL || ev->account_id == NULL) {
             break; /* kept raw below */
         }
-        return store_customer_message(c, ev, now, t, debounce_ms, st, err);
+        return store_customer_message(c, ev, now, b, st, err);
     case IG_EV_REACTION:
     case IG_EV_READ:
     case IG_EV_REFERRAL:
         if (ev->customer_id == NULL || ev->account_id == NULL) {
             break;
         }
-        rc = ensure_conversation(c, ev, now, conv, err);
+        rc = ensure_conversation(c, b, ev, now, conv, err);
         if (rc == 0 && ev->kind == IG_EV_REFERRAL) {
             json_t *ref = json_object_get(ev->metadata, "referral");
             char *rtext = dk_json_dump(ref != NULL ? ref : ev->raw);
@@ -243,13 +383,12 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
 }
 
 int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
-                              int64_t reply_debounce_ms, struct pipeline_persist_stats *st,
+                              struct pipeline_batch *b, struct pipeline_persist_stats *st,
                               struct dk_err *err)
 {
-    struct touched t = {.n = 0};
     int64_t now = dk_now_ms();
     for (size_t i = 0; i < d->count; i++) {
-        int rc = persist_event(c, &d->events[i], now, &t, reply_debounce_ms, st, err);
+        int rc = persist_event(c, &d->events[i], now, b, st, err);
         if (rc != 0) {
             return rc;
         }
@@ -258,7 +397,7 @@ int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
 }
 
 int pipeline_store_parsed(struct store_conn *c, const char *body, size_t len,
-                          const struct ig_delivery *d, int64_t reply_debounce_ms, char event_id[37],
+                          const struct ig_delivery *d, struct pipeline_batch *b, char event_id[37],
                           bool *duplicate, struct pipeline_persist_stats *st, struct dk_err *err)
 {
     char sha[DK_SHA256_HEX];
@@ -272,7 +411,7 @@ int pipeline_store_parsed(struct store_conn *c, const char *body, size_t len,
     *duplicate = !inserted;
     /* a body stored before was processed in the transaction that stored it */
     if (rc == 0 && inserted) {
-        rc = pipeline_persist_delivery(c, d, reply_debounce_ms, st, err);
+        rc = pipeline_persist_delivery(c, d, b, st, err);
     }
     return rc;
 }
@@ -284,8 +423,12 @@ int pipeline_store_delivery(struct store_conn *c, const char *body, size_t len,
     struct ig_delivery *d = NULL;
     int rc = ig_delivery_parse(body, len, &d, err);
     if (rc == 0) {
-        rc =
-            pipeline_store_parsed(c, body, len, d, reply_debounce_ms, event_id, duplicate, st, err);
+        struct pipeline_batch *b = pipeline_batch_new(reply_debounce_ms);
+        rc = pipeline_store_parsed(c, body, len, d, b, event_id, duplicate, st, err);
+        if (rc == 0) {
+            rc = pipeline_batch_flush(c, b, st, err);
+        }
+        pipeline_batch_free(b);
         ig_delivery_free(d);
     }
     return rc;

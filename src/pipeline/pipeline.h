@@ -28,19 +28,35 @@ struct pipeline_persist_stats {
     int replies;    /* reply jobs enqueued or debounced */
 };
 
-/* Stores every event of d, in order, inside the caller's transaction, and enqueues (debounced)
- * one reply job per conversation that got a new customer message. Worker or writer thread. */
+/* The conversations touched by the deliveries of one transaction. Their customer activity
+ * and their (debounced) reply jobs are written once each by pipeline_batch_flush, in
+ * conversation-id order: fewer statements for bursts, and concurrent writers lock those rows in
+ * one order, so they cannot deadlock on them. One owner at a time. */
+struct pipeline_batch;
+struct pipeline_batch *pipeline_batch_new(int64_t reply_debounce_ms);
+void pipeline_batch_free(struct pipeline_batch *b);
+/* Optional, for many deliveries in one transaction: collect the customers of every delivery
+ * first, then resolve (find or create) their conversations once each, in sorted order, before
+ * storing the deliveries. The deliveries must outlive the batch's next flush. */
+void pipeline_batch_collect(struct pipeline_batch *b, const struct ig_delivery *d);
+int pipeline_batch_resolve(struct store_conn *c, struct pipeline_batch *b, struct dk_err *err);
+/* Writes what b collected inside the caller's transaction and empties b. */
+int pipeline_batch_flush(struct store_conn *c, struct pipeline_batch *b,
+                         struct pipeline_persist_stats *st, struct dk_err *err);
+
+/* Stores every event of d, in order, inside the caller's transaction; conversations with a new
+ * customer message are collected in b (flush before commit). Worker or writer thread. */
 int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
-                              int64_t reply_debounce_ms, struct pipeline_persist_stats *st,
+                              struct pipeline_batch *b, struct pipeline_persist_stats *st,
                               struct dk_err *err);
 
 /* Stores the raw body (deduplicated by its SHA-256) and, when it is new, its parsed events,
  * inside the caller's transaction. *duplicate tells that the body was stored before. */
 int pipeline_store_parsed(struct store_conn *c, const char *body, size_t len,
-                          const struct ig_delivery *d, int64_t reply_debounce_ms, char event_id[37],
+                          const struct ig_delivery *d, struct pipeline_batch *b, char event_id[37],
                           bool *duplicate, struct pipeline_persist_stats *st, struct dk_err *err);
-/* Parses and stores a raw delivery (pipeline_store_parsed) inside the caller's transaction (used by
- * replay and tests); *event_id receives the webhook event id. */
+/* Parses and stores one raw delivery and flushes its batch, inside the caller's transaction
+ * (used by tests); *event_id receives the webhook event id. */
 int pipeline_store_delivery(struct store_conn *c, const char *body, size_t len,
                             int64_t reply_debounce_ms, char event_id[37], bool *duplicate,
                             struct pipeline_persist_stats *st, struct dk_err *err);

@@ -90,6 +90,14 @@ static struct queue_job *job_from_row(const struct store_res *r, size_t row, con
     return j;
 }
 
+static bool job_after(const struct queue_job *a, const struct queue_job *b)
+{
+    const char *ka = a->unique_key != NULL ? a->unique_key : "\x7f";
+    const char *kb = b->unique_key != NULL ? b->unique_key : "\x7f";
+    int c = strcmp(ka, kb);
+    return c != 0 ? c > 0 : a->id > b->id;
+}
+
 int queue_claim_batch(struct store_conn *c, const char *worker, int64_t lease_ms, int max,
                       struct queue_job **jobs, size_t *n, struct dk_err *err)
 {
@@ -124,11 +132,12 @@ int queue_claim_batch(struct store_conn *c, const char *worker, int64_t lease_ms
     for (size_t i = 0; i < count; i++) {
         jobs[i] = job_from_row(r, i, worker);
     }
-    /* RETURNING has no order: hand the jobs out oldest first (ids grow with enqueue time) */
+    /* One order for every worker: by unique key (e.g. "reply:<conversation>", the order in
+     * which webhook writers lock conversations too, so that they cannot deadlock), then id. */
     for (size_t i = 1; i < count; i++) {
         struct queue_job *k = jobs[i];
         size_t m = i;
-        while (m > 0 && jobs[m - 1]->id > k->id) {
+        while (m > 0 && job_after(jobs[m - 1], k)) {
             jobs[m] = jobs[m - 1];
             m--;
         }
