@@ -189,13 +189,15 @@ SUMMARY=()
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 log "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($CPU), $(free -g | awk '/^Mem:/ { print $2 }') GiB," \
     "$(uname -sr); concurrency $CONCURRENCY, warmup $WARMUP s, duration $DURATION s, $RUNS runs, K in ($KS)"
+LOAD_BEFORE=$(cut -d ' ' -f 1 /proc/loadavg)
+log "load average before: $LOAD_BEFORE (anything else running on these cores skews the figures)"
 
 for backend in "${BACKENDS[@]}"; do
     start_server "$backend"
     log "$backend: direkt serve pid $SERVER_PID on 127.0.0.1:$PORT ready"
     for k in $KS; do
         eps=() p50=() p99=() rps=()
-        bad=0 stored_total=0 acked_total=0
+        nb_total=0 stored_total=0 acked_total=0
         for r in $(seq 1 "$RUNS"); do
             run_id=$(date -u +%H%M%S)${backend:0:2}k${k}r$r
             rc=0
@@ -214,12 +216,14 @@ for backend in "${BACKENDS[@]}"; do
             stored_total=$((stored_total + stored))
             acked_total=$((acked_total + acked))
             nb=$(($(jget "$json" total_non_2xx) + $(jget "$json" total_errors)))
+            nb_total=$((nb_total + nb))
             check=ok
-            if [ "$stored" != "$acked" ]; then
-                check="MISMATCH"
+            if [ "$stored" -lt "$acked" ]; then
+                check="LOST $((acked - stored)) acknowledged events"
+            elif [ "$stored" -gt "$acked" ]; then
+                check="$((stored - acked)) stored without a 2xx (errors)"
             fi
             if [ "$rc" != 0 ] || [ "$nb" != 0 ] || [ "$check" != ok ]; then
-                bad=1
                 FAILED=1
             fi
             log "$backend K=$k run $r: $(jget "$json" events_per_s) events/s," \
@@ -229,8 +233,12 @@ for backend in "${BACKENDS[@]}"; do
         done
         hwm=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status")
         durable="$stored_total / $acked_total"
-        [ "$bad" = 0 ] && durable="$durable ok" || durable="$durable FAILED"
-        SUMMARY+=("| $backend | $k | $(median "${eps[@]}") | $(median "${rps[@]}") | $(median "${p50[@]}") | $(median "${p99[@]}") | $hwm | $durable |")
+        if [ "$stored_total" -lt "$acked_total" ]; then
+            durable="$durable LOST"
+        elif [ "$stored_total" = "$acked_total" ]; then
+            durable="$durable ok"
+        fi
+        SUMMARY+=("| $backend | $k | $(median "${eps[@]}") | $(median "${rps[@]}") | $(median "${p50[@]}") | $(median "${p99[@]}") | $nb_total | $durable | $hwm |")
     done
     stop_server "$backend"
     log "$backend: server stopped with exit code $STOP_RC"
@@ -239,9 +247,10 @@ done
 echo
 echo "direkt ingest, $(date -u '+%Y-%m-%d'), $(nproc) cores, concurrency $CONCURRENCY, medians of $RUNS runs of ${DURATION} s"
 echo
-echo "| backend | K | events/s | requests/s | p50 ms | p99 ms | peak RSS MiB | stored / acknowledged |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| backend | K | events/s | requests/s | p50 ms | p99 ms | non-2xx + errors | stored / acknowledged events | peak RSS MiB |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${SUMMARY[@]}"
 echo
+echo "load average (1 min) before: $LOAD_BEFORE, after: $(cut -d ' ' -f 1 /proc/loadavg)"
 echo "raw results: $OUT"
 exit "$FAILED"
