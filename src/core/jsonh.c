@@ -130,3 +130,47 @@ json_t *dk_json_arena(struct dk_arena *a, json_t *j)
     }
     return j;
 }
+
+int dk_json_put_string(struct dk_buf *b, const char *s)
+{
+    if (s == NULL) {
+        return dk_buf_append(b, "null", 4);
+    }
+    static const char hex[] = "0123456789abcdef";
+    int rc = dk_buf_append(b, "\"", 1);
+    const char *run = s;
+    for (const char *p = s; rc == 0 && *p != '\0'; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            continue;
+        }
+        rc = dk_buf_append(b, run, (size_t)(p - run));
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t n = 2;
+        if (ch == '\n') {
+            esc[1] = 'n';
+        } else if (ch == '\r') {
+            esc[1] = 'r';
+        } else if (ch == '\t') {
+            esc[1] = 't';
+        } else if (ch < 0x20) {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        if (rc == 0) {
+            rc = dk_buf_append(b, esc, n);
+        }
+        run = p + 1;
+    }
+    if (rc == 0) {
+        rc = dk_buf_append(b, run, strlen(run));
+    }
+    if (rc == 0) {
+        rc = dk_buf_append(b, "\"", 1);
+    }
+    return rc;
+}

@@ -27,6 +27,10 @@ const char *dk_json_str(const json_t *obj, const char *key);
 bool dk_json_int(const json_t *obj, const char *key, int64_t *out);
 bool dk_json_bool(const json_t *obj, const char *key);
 
+/* Appends s as a JSON string literal (quoted, escaped; "null" for NULL) to b. Returns 0 or
+ * DK_ETOOBIG when b's maximum is reached. s must be valid UTF-8 (it is copied as is). */
+int dk_json_put_string(struct dk_buf *b, const char *s);
+
 /* Compact dump; caller frees with dk_free. */
 char *dk_json_dump(const json_t *j);
 /* Compact dump owned by the arena. */

@@ -42,29 +42,31 @@ struct pipeline_ingest {
 static int store_batch(struct pipeline_ingest *in, struct store_conn *c, struct item *first,
                        struct item *end, int *replies, struct dk_err *err)
 {
-    int rc = store_begin(c, err);
-    if (rc != 0) {
-        return rc;
+    size_t n = 0;
+    for (struct item *it = first; it != end; it = it->next) {
+        n++;
+    }
+    struct pipeline_input *inputs = dk_calloc(n, sizeof(*inputs));
+    size_t i = 0;
+    for (struct item *it = first; it != end; it = it->next, i++) {
+        inputs[i] = (struct pipeline_input){.body = it->body, .len = it->len, .d = it->d};
     }
     struct pipeline_persist_stats st = {0};
-    struct pipeline_batch *b = pipeline_batch_new(in->cfg.reply_debounce_ms);
-    for (struct item *it = first; it != end; it = it->next) {
-        pipeline_batch_collect(b, it->d);
-    }
-    rc = pipeline_batch_resolve(c, b, err);
-    for (struct item *it = first; it != end && rc == 0; it = it->next) {
-        rc = pipeline_store_parsed(c, it->body, it->len, it->d, b, it->event_id, &it->duplicate,
-                                   &st, err);
-    }
+    int rc = store_begin(c, err);
     if (rc == 0) {
-        rc = pipeline_batch_flush(c, b, &st, err);
+        rc = pipeline_store_deliveries(c, inputs, n, in->cfg.reply_debounce_ms, &st, err);
+        if (rc == 0) {
+            rc = store_commit(c, err);
+        } else {
+            store_rollback(c);
+        }
     }
-    pipeline_batch_free(b);
-    if (rc != 0) {
-        store_rollback(c);
-        return rc;
+    i = 0;
+    for (struct item *it = first; it != end; it = it->next, i++) {
+        memcpy(it->event_id, inputs[i].event_id, sizeof(it->event_id));
+        it->duplicate = inputs[i].duplicate;
     }
-    rc = store_commit(c, err);
+    dk_free(inputs);
     if (rc == 0) {
         *replies += st.replies;
     }

@@ -1,9 +1,15 @@
 /*
- * pipeline/persist: the durable record of one webhook delivery. For each event in order:
- * the user (by Instagram-scoped id), the conversation (per customer and account), then the
- * message (deduplicated by mid) or the event (reaction, read, edit, delete, referral, comment,
- * unknown kind), and one debounced reply job per conversation with a new customer message.
- * Everything happens in the caller's transaction.
+ * pipeline/persist: the durable record of webhook deliveries, set-based for group commit.
+ * For a batch of deliveries in one transaction:
+ *   1. the raw bodies (deduplicated by SHA-256: a body stored before was fully processed then),
+ *   2. the customers' users and conversations, found in one query and created when missing, in
+ *      sorted order,
+ *   3. every event in order: messages are collected and inserted together (deduplicated by mid);
+ *      reactions, reads, edits, deletes, referrals, comments and unknown kinds are recorded one
+ *      by one (after the messages collected so far, so that an edit finds its message),
+ *   4. per conversation with a new customer message: its activity and one debounced reply job,
+ *      in conversation-id order (the order in which workers lock conversations too).
+ * On PostgreSQL steps 1, 2, 3 (messages) and 4 are one statement each for the whole batch.
  */
 #include "pipeline/pipeline.h"
 
@@ -18,28 +24,34 @@
 #include "core/mem.h"
 #include "store/repo.h"
 
-/* Conversations that got a new customer message in a transaction, with the newest message
- * time; written once each by pipeline_batch_flush. */
-struct touch {
+/* A message waiting for the next bulk insert. */
+struct pending {
+    struct store_message m;
     char conv[STORE_ID_LEN];
-    int64_t at_ms;
-};
-
-/* A customer's conversation with an account, resolved once per batch. */
-struct party {
-    const char *customer; /* borrowed from the deliveries of the batch */
-    const char *account;
-    char conv[STORE_ID_LEN];
+    char *meta;     /* owned */
+    char *referral; /* owned, or NULL */
+    bool customer;  /* a customer's message (not an echo) */
 };
 
 struct pipeline_batch {
-    struct touch *items;
-    size_t n, cap;
-    struct party *parties; /* sorted by (customer, account) once resolved */
-    size_t nparties, partycap;
-    size_t resolved; /* parties[0..resolved) are sorted and have their conversation */
+    struct store_touch *touches;
+    size_t ntouch, touchcap;
+    struct store_party *parties; /* sorted by (customer, account) once resolved */
+    size_t nparties, partycap, resolved;
+    struct pending *msgs;
+    size_t nmsgs, msgcap;
     int64_t debounce_ms;
 };
+
+#define GROW(arr, n, cap) grow((void **)&(arr), (n), &(cap), sizeof(*(arr)))
+
+static void grow(void **arr, size_t n, size_t *cap, size_t size)
+{
+    if (n == *cap) {
+        *cap = *cap != 0 ? *cap * 2 : 64;
+        *arr = dk_realloc(*arr, *cap * size);
+    }
+}
 
 struct pipeline_batch *pipeline_batch_new(int64_t reply_debounce_ms)
 {
@@ -48,95 +60,36 @@ struct pipeline_batch *pipeline_batch_new(int64_t reply_debounce_ms)
     return b;
 }
 
+static void clear_msgs(struct pipeline_batch *b)
+{
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        dk_free(b->msgs[i].meta);
+        dk_free(b->msgs[i].referral);
+    }
+    b->nmsgs = 0;
+}
+
 void pipeline_batch_free(struct pipeline_batch *b)
 {
     if (b != NULL) {
-        dk_free(b->items);
+        clear_msgs(b);
+        dk_free(b->msgs);
+        dk_free(b->touches);
         dk_free(b->parties);
         dk_free(b);
     }
 }
 
-static void batch_touch(struct pipeline_batch *b, const char *conv, int64_t at_ms)
-{
-    if (b->n == b->cap) {
-        b->cap = b->cap != 0 ? b->cap * 2 : 64;
-        b->items = dk_realloc(b->items, b->cap * sizeof(*b->items));
-    }
-    memcpy(b->items[b->n].conv, conv, STORE_ID_LEN);
-    b->items[b->n].at_ms = at_ms;
-    b->n++;
-}
-
-static int touch_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct touch *)a)->conv, ((const struct touch *)b)->conv);
-}
-
-static int enqueue_reply(struct store_conn *c, const char *conv, int64_t debounce_ms,
-                         struct dk_err *err)
-{
-    char key[64], payload[96];
-    snprintf(key, sizeof(key), "reply:%s", conv);
-    snprintf(payload, sizeof(payload), "{\"conversation_id\":\"%s\"}", conv);
-    return queue_enqueue(c, PIPELINE_JOB_REPLY, payload, key, dk_now_ms() + debounce_ms, 5, NULL,
-                         err);
-}
-
-int pipeline_batch_flush(struct store_conn *c, struct pipeline_batch *b,
-                         struct pipeline_persist_stats *st, struct dk_err *err)
-{
-    /* sorted by conversation id: concurrent writers take these row locks in one order */
-    qsort(b->items, b->n, sizeof(*b->items), touch_cmp);
-    int64_t now = dk_now_ms();
-    int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0;) {
-        size_t k = i;
-        int64_t at = b->items[i].at_ms;
-        while (k + 1 < b->n && strcmp(b->items[k + 1].conv, b->items[i].conv) == 0) {
-            k++;
-            at = b->items[k].at_ms > at ? b->items[k].at_ms : at;
-        }
-        rc = store_conversation_customer_activity(c, b->items[i].conv, at, now, err);
-        if (rc == 0) {
-            rc = enqueue_reply(c, b->items[i].conv, b->debounce_ms, err);
-        }
-        if (rc == 0) {
-            st->replies++;
-        }
-        i = k + 1;
-    }
-    b->n = 0;
-    b->nparties = 0;
-    b->resolved = 0;
-    return rc;
-}
-
 static int party_cmp(const void *a, const void *b)
 {
-    const struct party *x = a, *y = b;
+    const struct store_party *x = a, *y = b;
     int c = strcmp(x->customer, y->customer);
     return c != 0 ? c : strcmp(x->account, y->account);
 }
 
-/* The conversation of a customer with an account: one query when both exist (the common
- * case), else creates what is missing. */
-static int find_or_create(struct store_conn *c, const char *customer, const char *account,
-                          int64_t now, char conv[STORE_ID_LEN], struct dk_err *err)
+static int touch_cmp(const void *a, const void *b)
 {
-    int64_t uid = 0;
-    bool created;
-    int rc = store_conversation_find(c, customer, account, &uid, conv, err);
-    if (rc != 0 || conv[0] != '\0') {
-        return rc;
-    }
-    if (uid == 0) {
-        rc = store_user_ensure(c, customer, now, &uid, err);
-    }
-    if (rc == 0) {
-        rc = store_conversation_ensure(c, uid, account, now, conv, &created, err);
-    }
-    return rc;
+    return strcmp(((const struct store_touch *)a)->conv, ((const struct store_touch *)b)->conv);
 }
 
 static bool event_has_party(const struct ig_event *ev)
@@ -161,40 +114,53 @@ void pipeline_batch_collect(struct pipeline_batch *b, const struct ig_delivery *
         if (!event_has_party(ev)) {
             continue;
         }
-        if (b->nparties == b->partycap) {
-            b->partycap = b->partycap != 0 ? b->partycap * 2 : 64;
-            b->parties = dk_realloc(b->parties, b->partycap * sizeof(*b->parties));
-        }
-        struct party *p = &b->parties[b->nparties++];
+        GROW(b->parties, b->nparties, b->partycap);
+        struct store_party *p = &b->parties[b->nparties++];
+        memset(p, 0, sizeof(*p));
         p->customer = ev->customer_id;
         p->account = ev->account_id;
-        p->conv[0] = '\0';
     }
+}
+
+/* The conversation of a customer with an account, creating user and conversation when
+ * missing (uid: the user when known, else 0). */
+static int create_missing(struct store_conn *c, struct store_party *p, int64_t now,
+                          struct dk_err *err)
+{
+    bool created;
+    int rc = 0;
+    if (p->user_id == 0) {
+        rc = store_user_ensure(c, p->customer, now, &p->user_id, err);
+    }
+    if (rc == 0) {
+        rc = store_conversation_ensure(c, p->user_id, p->account, now, p->conv, &created, err);
+    }
+    return rc;
 }
 
 int pipeline_batch_resolve(struct store_conn *c, struct pipeline_batch *b, struct dk_err *err)
 {
-    /* in one order for every writer, so that two batches creating the same new customers
-     * cannot deadlock on each other */
+    /* one order for every writer, so that two batches creating the same new customers cannot
+     * deadlock on each other */
     qsort(b->parties, b->nparties, sizeof(*b->parties), party_cmp);
     size_t out = 0;
     for (size_t i = 0; i < b->nparties; i++) {
-        if (out > 0 && party_cmp(&b->parties[out - 1], &b->parties[i]) == 0) {
-            continue;
+        if (out == 0 || party_cmp(&b->parties[out - 1], &b->parties[i]) != 0) {
+            b->parties[out++] = b->parties[i];
         }
-        b->parties[out++] = b->parties[i];
     }
     b->nparties = out;
+    int rc = store_conversation_find_bulk(c, b->parties, out, err);
     int64_t now = dk_now_ms();
-    for (size_t i = 0; i < out; i++) {
-        int rc = find_or_create(c, b->parties[i].customer, b->parties[i].account, now,
-                                b->parties[i].conv, err);
-        if (rc != 0) {
-            return rc;
+    for (size_t i = 0; i < out && rc == 0; i++) {
+        if (b->parties[i].conv[0] == '\0') {
+            rc = create_missing(c, &b->parties[i], now, err);
         }
     }
-    b->resolved = out;
-    return 0;
+    if (rc == 0) {
+        b->resolved = out;
+    }
+    return rc;
 }
 
 static int ensure_conversation(struct store_conn *c, struct pipeline_batch *b,
@@ -204,69 +170,99 @@ static int ensure_conversation(struct store_conn *c, struct pipeline_batch *b,
     if (ev->customer_id == NULL || ev->account_id == NULL) {
         return dk_err_set(err, DK_EINVAL, "event without customer or account id");
     }
-    struct party key = {.customer = ev->customer_id, .account = ev->account_id};
-    const struct party *hit =
+    struct store_party key = {.customer = ev->customer_id, .account = ev->account_id};
+    const struct store_party *hit =
         b->resolved > 0 ? bsearch(&key, b->parties, b->resolved, sizeof(key), party_cmp) : NULL;
     if (hit != NULL) {
         memcpy(conv, hit->conv, STORE_ID_LEN);
         return 0;
     }
-    return find_or_create(c, ev->customer_id, ev->account_id, now, conv, err);
-}
-
-static char *metadata_text(const struct ig_event *ev)
-{
-    if (ev->metadata == NULL || json_object_size(ev->metadata) == 0) {
-        return NULL;
+    int rc =
+        store_conversation_find(c, ev->customer_id, ev->account_id, &key.user_id, key.conv, err);
+    if (rc == 0 && key.conv[0] == '\0') {
+        rc = create_missing(c, &key, now, err);
     }
-    return dk_json_dump(ev->metadata);
-}
-
-static int store_customer_message(struct store_conn *c, const struct ig_event *ev, int64_t now,
-                                  struct pipeline_batch *b, struct pipeline_persist_stats *st,
-                                  struct dk_err *err)
-{
-    char conv[STORE_ID_LEN];
-    int rc = ensure_conversation(c, b, ev, now, conv, err);
-    if (rc != 0) {
-        return rc;
-    }
-    bool echo = ev->kind == IG_EV_ECHO;
-    char *meta = metadata_text(ev);
-    struct store_message m = {
-        .conversation_id = conv,
-        .instagram_mid = ev->mid,
-        .sender_type = echo ? "agent" : "user",
-        .message_type = ev->message_type,
-        .content = ev->text,
-        .metadata = meta,
-        .status = echo ? "sent" : "received",
-        .reply_to_mid = ev->reply_to_mid,
-        .created_ms = ev->timestamp_ms > 0 ? ev->timestamp_ms : now,
-    };
-    bool inserted = false;
-    rc = store_message_insert(c, &m, &inserted, err);
-    if (rc == 0 && inserted && !echo) {
-        batch_touch(b, conv, m.created_ms);
-        json_t *ref = json_object_get(ev->metadata, "referral");
-        if (ref != NULL) {
-            char *rtext = dk_json_dump(ref);
-            rc = store_conversation_set_referral(c, conv, rtext, now, err);
-            dk_free(rtext);
-        }
-    }
-    dk_free(meta);
     if (rc == 0) {
-        if (inserted) {
-            st->messages++;
-        } else {
-            st->duplicates++;
-        }
+        memcpy(conv, key.conv, STORE_ID_LEN);
     }
     return rc;
 }
 
-/* Records a non-message event once (dedupe_key) against its conversation when known. */
+static void touch(struct pipeline_batch *b, const char *conv, int64_t at_ms)
+{
+    GROW(b->touches, b->ntouch, b->touchcap);
+    memcpy(b->touches[b->ntouch].conv, conv, STORE_ID_LEN);
+    b->touches[b->ntouch].at_ms = at_ms;
+    b->ntouch++;
+}
+
+/* Inserts the collected messages; new customer messages touch their conversation. */
+static int flush_messages(struct store_conn *c, struct pipeline_batch *b,
+                          struct pipeline_persist_stats *st, struct dk_err *err)
+{
+    size_t n = b->nmsgs;
+    if (n == 0) {
+        return 0;
+    }
+    struct store_message *m = dk_calloc(n, sizeof(*m));
+    bool *inserted = dk_calloc(n, sizeof(*inserted));
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b->msgs[i].m;
+        m[i].conversation_id = b->msgs[i].conv;
+    }
+    int rc = store_message_insert_bulk(c, m, inserted, n, err);
+    int64_t now = dk_now_ms();
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!inserted[i]) {
+            st->duplicates++;
+            continue;
+        }
+        st->messages++;
+        if (b->msgs[i].customer) {
+            touch(b, b->msgs[i].conv, m[i].created_ms);
+            if (b->msgs[i].referral != NULL) {
+                rc = store_conversation_set_referral(c, b->msgs[i].conv, b->msgs[i].referral, now,
+                                                     err);
+            }
+        }
+    }
+    dk_free(m);
+    dk_free(inserted);
+    clear_msgs(b);
+    return rc;
+}
+
+static int add_message(struct store_conn *c, struct pipeline_batch *b, const struct ig_event *ev,
+                       int64_t now, struct dk_err *err)
+{
+    GROW(b->msgs, b->nmsgs, b->msgcap);
+    struct pending *p = &b->msgs[b->nmsgs];
+    memset(p, 0, sizeof(*p));
+    int rc = ensure_conversation(c, b, ev, now, p->conv, err);
+    if (rc != 0) {
+        return rc;
+    }
+    bool echo = ev->kind == IG_EV_ECHO;
+    if (ev->metadata != NULL && json_object_size(ev->metadata) > 0) {
+        p->meta = dk_json_dump(ev->metadata);
+        json_t *ref = json_object_get(ev->metadata, "referral");
+        p->referral = ref != NULL && !echo ? dk_json_dump(ref) : NULL;
+    }
+    p->customer = !echo;
+    p->m = (struct store_message){
+        .instagram_mid = ev->mid,
+        .sender_type = echo ? "agent" : "user",
+        .message_type = ev->message_type,
+        .content = ev->text,
+        .metadata = p->meta,
+        .status = echo ? "sent" : "received",
+        .reply_to_mid = ev->reply_to_mid,
+        .created_ms = ev->timestamp_ms > 0 ? ev->timestamp_ms : now,
+    };
+    b->nmsgs++;
+    return 0;
+}
+
 static int record_event(struct store_conn *c, const struct ig_event *ev, const char *conv,
                         const char *kind, const char *dedupe, struct pipeline_persist_stats *st,
                         struct dk_err *err)
@@ -302,6 +298,16 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
     int rc = 0;
     bool found;
 
+    bool message =
+        ev->kind == IG_EV_MESSAGE || ev->kind == IG_EV_ECHO || ev->kind == IG_EV_POSTBACK;
+    if (!message) {
+        /* recorded one by one, after the messages before them (an edit finds its message) */
+        rc = flush_messages(c, b, st, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     switch (ev->kind) {
     case IG_EV_MESSAGE:
     case IG_EV_ECHO:
@@ -309,7 +315,7 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
         if (ev->mid == NULL || ev->customer_id == NULL || ev->account_id == NULL) {
             break; /* kept raw below */
         }
-        return store_customer_message(c, ev, now, b, st, err);
+        return add_message(c, b, ev, now, err);
     case IG_EV_REACTION:
     case IG_EV_READ:
     case IG_EV_REFERRAL:
@@ -396,23 +402,107 @@ int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
     return 0;
 }
 
-int pipeline_store_parsed(struct store_conn *c, const char *body, size_t len,
-                          const struct ig_delivery *d, struct pipeline_batch *b, char event_id[37],
-                          bool *duplicate, struct pipeline_persist_stats *st, struct dk_err *err)
+static int enqueue_replies(struct store_conn *c, struct pipeline_batch *b, size_t n,
+                           struct pipeline_persist_stats *st, struct dk_err *err)
 {
-    char sha[DK_SHA256_HEX];
-    dk_sha256_hex(body, len, sha);
-    const char *object = dk_json_str(d->root, "object");
-    char *payload = dk_strndup(body, len);
-    bool inserted = false;
-    int rc = store_webhook_event_insert(c, sha, object, payload, (int)d->count, (int)d->unknown,
-                                        dk_now_ms(), event_id, &inserted, err);
-    dk_free(payload);
-    *duplicate = !inserted;
-    /* a body stored before was processed in the transaction that stored it */
-    if (rc == 0 && inserted) {
-        rc = pipeline_persist_delivery(c, d, b, st, err);
+    char(*keys)[64] = dk_calloc(n + 1, sizeof(*keys));
+    char(*payloads)[96] = dk_calloc(n + 1, sizeof(*payloads));
+    const char **kp = dk_calloc(n + 1, sizeof(*kp));
+    const char **pp = dk_calloc(n + 1, sizeof(*pp));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "reply:%s", b->touches[i].conv);
+        snprintf(payloads[i], sizeof(payloads[i]), "{\"conversation_id\":\"%s\"}",
+                 b->touches[i].conv);
+        kp[i] = keys[i];
+        pp[i] = payloads[i];
     }
+    int rc =
+        queue_enqueue_bulk(c, PIPELINE_JOB_REPLY, kp, pp, n, dk_now_ms() + b->debounce_ms, 5, err);
+    if (rc == 0) {
+        st->replies += (int)n;
+    }
+    dk_free(keys);
+    dk_free(payloads);
+    dk_free(kp);
+    dk_free(pp);
+    return rc;
+}
+
+int pipeline_batch_flush(struct store_conn *c, struct pipeline_batch *b,
+                         struct pipeline_persist_stats *st, struct dk_err *err)
+{
+    int rc = flush_messages(c, b, st, err);
+    /* one row per conversation (newest message), sorted by conversation id: concurrent writers
+     * and workers take these row locks in one order */
+    qsort(b->touches, b->ntouch, sizeof(*b->touches), touch_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < b->ntouch; i++) {
+        if (n > 0 && strcmp(b->touches[n - 1].conv, b->touches[i].conv) == 0) {
+            if (b->touches[i].at_ms > b->touches[n - 1].at_ms) {
+                b->touches[n - 1].at_ms = b->touches[i].at_ms;
+            }
+        } else {
+            b->touches[n++] = b->touches[i];
+        }
+    }
+    if (rc == 0) {
+        rc = store_conversation_activity_bulk(c, b->touches, n, dk_now_ms(), err);
+    }
+    if (rc == 0) {
+        rc = enqueue_replies(c, b, n, st, err);
+    }
+    b->ntouch = 0;
+    b->nparties = 0;
+    b->resolved = 0;
+    return rc;
+}
+
+int pipeline_store_deliveries(struct store_conn *c, struct pipeline_input *in, size_t n,
+                              int64_t reply_debounce_ms, struct pipeline_persist_stats *st,
+                              struct dk_err *err)
+{
+    struct store_bulk_event *ev = dk_calloc(n + 1, sizeof(*ev));
+    char(*sha)[DK_SHA256_HEX] = dk_calloc(n + 1, sizeof(*sha));
+    char **payload = dk_calloc(n + 1, sizeof(*payload));
+    int64_t now = dk_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        dk_sha256_hex(in[i].body, in[i].len, sha[i]);
+        payload[i] = dk_strndup(in[i].body, in[i].len);
+        ev[i] = (struct store_bulk_event){.sha256 = sha[i],
+                                          .object = dk_json_str(in[i].d->root, "object"),
+                                          .payload = payload[i],
+                                          .items = (int)in[i].d->count,
+                                          .unhandled = (int)in[i].d->unknown,
+                                          .received_ms = now};
+    }
+    int rc = store_webhook_event_insert_bulk(c, ev, n, err);
+    struct pipeline_batch *b = pipeline_batch_new(reply_debounce_ms);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        memcpy(in[i].event_id, ev[i].id, STORE_ID_LEN);
+        /* a body stored before was processed in the transaction that stored it */
+        in[i].duplicate = !ev[i].inserted;
+        if (ev[i].inserted) {
+            pipeline_batch_collect(b, in[i].d);
+        }
+    }
+    if (rc == 0) {
+        rc = pipeline_batch_resolve(c, b, err);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!in[i].duplicate) {
+            rc = pipeline_persist_delivery(c, in[i].d, b, st, err);
+        }
+    }
+    if (rc == 0) {
+        rc = pipeline_batch_flush(c, b, st, err);
+    }
+    pipeline_batch_free(b);
+    for (size_t i = 0; i < n; i++) {
+        dk_free(payload[i]);
+    }
+    dk_free(payload);
+    dk_free(sha);
+    dk_free(ev);
     return rc;
 }
 
@@ -422,14 +512,13 @@ int pipeline_store_delivery(struct store_conn *c, const char *body, size_t len,
 {
     struct ig_delivery *d = NULL;
     int rc = ig_delivery_parse(body, len, &d, err);
-    if (rc == 0) {
-        struct pipeline_batch *b = pipeline_batch_new(reply_debounce_ms);
-        rc = pipeline_store_parsed(c, body, len, d, b, event_id, duplicate, st, err);
-        if (rc == 0) {
-            rc = pipeline_batch_flush(c, b, st, err);
-        }
-        pipeline_batch_free(b);
-        ig_delivery_free(d);
+    if (rc != 0) {
+        return rc;
     }
+    struct pipeline_input in = {.body = body, .len = len, .d = d};
+    rc = pipeline_store_deliveries(c, &in, 1, reply_debounce_ms, st, err);
+    memcpy(event_id, in.event_id, STORE_ID_LEN);
+    *duplicate = in.duplicate;
+    ig_delivery_free(d);
     return rc;
 }

@@ -50,11 +50,19 @@ int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
                               struct pipeline_batch *b, struct pipeline_persist_stats *st,
                               struct dk_err *err);
 
-/* Stores the raw body (deduplicated by its SHA-256) and, when it is new, its parsed events,
- * inside the caller's transaction. *duplicate tells that the body was stored before. */
-int pipeline_store_parsed(struct store_conn *c, const char *body, size_t len,
-                          const struct ig_delivery *d, struct pipeline_batch *b, char event_id[37],
-                          bool *duplicate, struct pipeline_persist_stats *st, struct dk_err *err);
+/* One delivery of a group commit: the raw body and its parse (borrowed), and what storing it
+ * gave: the webhook event id and whether the same body was stored before. */
+struct pipeline_input {
+    const char *body;
+    size_t len;
+    const struct ig_delivery *d;
+    char event_id[37];
+    bool duplicate;
+};
+/* Stores n deliveries in the caller's transaction (see persist.c for the steps). */
+int pipeline_store_deliveries(struct store_conn *c, struct pipeline_input *in, size_t n,
+                              int64_t reply_debounce_ms, struct pipeline_persist_stats *st,
+                              struct dk_err *err);
 /* Parses and stores one raw delivery and flushes its batch, inside the caller's transaction
  * (used by tests); *event_id receives the webhook event id. */
 int pipeline_store_delivery(struct store_conn *c, const char *body, size_t len,

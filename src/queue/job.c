@@ -61,6 +61,55 @@ int queue_enqueue(struct store_conn *c, const char *kind, const char *payload_js
     return 0;
 }
 
+int queue_enqueue_bulk(struct store_conn *c, const char *kind, const char *const *keys,
+                       const char *const *payloads, size_t n, int64_t run_at_ms, int max_attempts,
+                       struct dk_err *err)
+{
+    if (store_conn_dialect(c) != STORE_POSTGRES) {
+        for (size_t i = 0; i < n; i++) {
+            int rc =
+                queue_enqueue(c, kind, payloads[i], keys[i], run_at_ms, max_attempts, NULL, err);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return 0;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    struct dk_buf b;
+    dk_buf_init(&b, 64u * 1024u * 1024u);
+    dk_buf_puts(&b, "[");
+    for (size_t i = 0; i < n; i++) {
+        dk_buf_puts(&b, i > 0 ? ",{\"k\":" : "{\"k\":");
+        dk_json_put_string(&b, keys[i]);
+        dk_buf_puts(&b, ",\"p\":");
+        dk_buf_puts(&b, payloads[i] != NULL ? payloads[i] : "{}");
+        dk_buf_puts(&b, "}");
+    }
+    if (dk_buf_puts(&b, "]") != 0) {
+        dk_buf_free(&b);
+        return dk_err_set(err, DK_ETOOBIG, "too many jobs in one bulk enqueue");
+    }
+    char run[24], now[24], maxa[16];
+    I64(run, run_at_ms);
+    I64(now, dk_now_ms());
+    I64(maxa, max_attempts > 0 ? max_attempts : 5);
+    const char *p[] = {kind, run, maxa, now, b.data};
+    int rc = store_query(c,
+                         "INSERT INTO jobs (kind, payload, unique_key, run_at, max_attempts, "
+                         "created_at, updated_at) SELECT $1::text, (x->'p')::jsonb, x->>'k', "
+                         "$2::bigint, $3::int, $4::bigint, $4::bigint "
+                         "FROM json_array_elements($5::json) x "
+                         "ON CONFLICT (unique_key) WHERE status = 'queued' DO UPDATE SET "
+                         "payload = excluded.payload, run_at = excluded.run_at, "
+                         "updated_at = excluded.updated_at",
+                         5, p, NULL, err);
+    dk_buf_free(&b);
+    return rc;
+}
+
 static const char CLAIM_PG[] =
     "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, "
     "attempts = attempts + 1, updated_at = $3 WHERE id IN (SELECT id FROM jobs "

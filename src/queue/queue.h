@@ -37,6 +37,12 @@ int queue_enqueue(struct store_conn *c, const char *kind, const char *payload_js
                   const char *unique_key, int64_t run_at_ms, int max_attempts, int64_t *id,
                   struct dk_err *err);
 
+/* Enqueues n jobs of one kind with unique keys (keys[i], payloads[i]) in the caller's
+ * transaction, as queue_enqueue does for each: one statement on PostgreSQL. */
+int queue_enqueue_bulk(struct store_conn *c, const char *kind, const char *const *keys,
+                       const char *const *payloads, size_t n, int64_t run_at_ms, int max_attempts,
+                       struct dk_err *err);
+
 /* Claims the next due job in its own short transaction. Returns 0 with *job NULL when none is
  * due. Caller frees with queue_job_free. */
 int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,

@@ -144,6 +144,42 @@ int store_setting_get(struct store_conn *c, const char *key, char **value, struc
 int store_setting_init(struct store_conn *c, const char *key, const char *value, int64_t now_ms,
                        char **value_out, struct dk_err *err);
 
+/* ---- bulk writes for group commit ----
+ * On PostgreSQL each call is one statement for all rows (a JSON array parameter expanded by
+ * json_array_elements: one round trip instead of one per row); on SQLite, where a statement
+ * costs no round trip, a loop of the single-row statements. Same effect on both. */
+struct store_bulk_event {
+    const char *sha256, *object, *payload;
+    int items, unhandled;
+    int64_t received_ms;
+    char id[STORE_ID_LEN]; /* out: the new or existing event id */
+    bool inserted;         /* out: false when the same body was stored before */
+};
+int store_webhook_event_insert_bulk(struct store_conn *c, struct store_bulk_event *ev, size_t n,
+                                    struct dk_err *err);
+
+/* Inserts messages, skipping those whose instagram_mid is stored (inserted[i] tells). */
+int store_message_insert_bulk(struct store_conn *c, struct store_message *m, bool *inserted,
+                              size_t n, struct dk_err *err);
+
+struct store_party {
+    const char *customer, *account;
+    int64_t user_id;         /* out: 0 when the user does not exist */
+    char conv[STORE_ID_LEN]; /* out: "" when the conversation does not exist */
+};
+/* Finds user and conversation ids for many (customer, account) pairs. */
+int store_conversation_find_bulk(struct store_conn *c, struct store_party *p, size_t n,
+                                 struct dk_err *err);
+
+struct store_touch {
+    char conv[STORE_ID_LEN];
+    int64_t at_ms; /* the newest customer message */
+};
+/* Customer activity for conversations t[0..n) (sorted by id, distinct): locks them in that
+ * order, then moves last_user_message_at forward. */
+int store_conversation_activity_bulk(struct store_conn *c, const struct store_touch *t, size_t n,
+                                     int64_t now_ms, struct dk_err *err);
+
 /* ---- helpers shared by the repositories ---- */
 /* A row as a JSON object. spec lists "name:type" per column, in column order, separated by
  * spaces; types: s string, i integer, f float, t timestamp (RFC 3339), j JSON text, b 0/1

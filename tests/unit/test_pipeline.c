@@ -261,6 +261,53 @@ static void test_pipeline_reply_skips_paused_conversation(void **state)
     pipeline_responder_free(r);
 }
 
+static void test_pipeline_batch_keeps_order_and_dedupes(void **state)
+{
+    struct dbtest *t = *state;
+    const char *names[] = {"message_text.json", "message_edit.json", "message_text.json",
+                           "message_batched.json", "message_deleted.json"};
+    enum { N = 5 };
+    char *bodies[N];
+    struct ig_delivery *ds[N];
+    struct pipeline_input in[N];
+    struct dk_err err = {0};
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        bodies[i] = dbtest_fixture(names[i], &len);
+        assert_int_equal(ig_delivery_parse(bodies[i], len, &ds[i], &err), 0);
+        in[i] = (struct pipeline_input){.body = bodies[i], .len = len, .d = ds[i]};
+    }
+    struct store_conn *c = store_acquire(t->store, &err);
+    assert_non_null(c);
+    struct pipeline_persist_stats st = {0};
+    assert_int_equal(store_begin(c, &err), 0);
+    assert_int_equal(pipeline_store_deliveries(c, in, N, 0, &st, &err), 0);
+    assert_int_equal(store_commit(c, &err), 0);
+    store_release(c);
+    /* the same body twice in one batch: stored once, both acknowledged with one event id */
+    assert_false(in[0].duplicate);
+    assert_true(in[2].duplicate);
+    assert_string_equal(in[0].event_id, in[2].event_id);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM webhook_events"), 4);
+    /* the edit in the same batch found the message stored before it */
+    assert_int_equal(dbtest_int1(t->store, "SELECT count(*) FROM messages WHERE content = $1",
+                                 "Hi! How much is the linen dress in size M?"),
+                     1);
+    /* the delete of a batched message in the same batch marked it */
+    assert_int_equal(dbtest_int1(t->store,
+                                 "SELECT count(*) FROM messages WHERE instagram_mid = $1 AND "
+                                 "deleted_at IS NOT NULL",
+                                 "aWdfZAG1faXRlbTpCYXRjaGVkMgZDZD"),
+                     1);
+    assert_int_equal(st.messages, 4);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM conversations"), 2);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'queued'"), 2);
+    for (int i = 0; i < N; i++) {
+        ig_delivery_free(ds[i]);
+        dk_free(bodies[i]);
+    }
+}
+
 struct ack {
     atomic_int ok, failed;
 };
@@ -365,6 +412,7 @@ int main(void)
         T(test_pipeline_persist_attachments_metadata),
         T(test_pipeline_reply_job_answers_once),
         T(test_pipeline_reply_skips_paused_conversation),
+        T(test_pipeline_batch_keeps_order_and_dedupes),
         T(test_pipeline_ingest_group_commit),
         T(test_pipeline_ingest_database_down_stores_nothing),
     };
