@@ -83,13 +83,21 @@ static void finish(struct item *first, struct item *end, int rc, const struct dk
     }
 }
 
-static void write_batch(struct pipeline_ingest *in, struct item *batch, int n)
+/* Each writer keeps its connection between batches: on SQLite a connection's page cache stays
+ * warm only while it is the one writing. *conn is released (and reopened on the next batch)
+ * after the database failed. */
+static void write_batch(struct pipeline_ingest *in, struct store_conn **conn, struct item *batch,
+                        int n)
 {
     struct dk_err err = {0};
     int replies = 0;
     int64_t started = dk_mono_ms();
-    struct store_conn *c = store_acquire(in->cfg.store, &err);
+    if (*conn == NULL) {
+        *conn = store_acquire(in->cfg.store, &err);
+    }
+    struct store_conn *c = *conn;
     int rc = c != NULL ? store_batch(in, c, batch, NULL, &replies, &err) : err.code;
+    bool failed = rc != 0;
     if (rc != 0 && rc != DK_EUNAVAIL && n > 1) {
         /* one bad delivery must not fail the others: one transaction each */
         DK_WARN("batch of %d deliveries failed (%s); retrying one by one", n, err.msg);
@@ -107,7 +115,11 @@ static void write_batch(struct pipeline_ingest *in, struct item *batch, int n)
         batch = NULL;
         rc = 0;
     }
-    store_release(c);
+    if (failed) {
+        /* a fresh connection next time (a broken one is closed on release) */
+        store_release(c);
+        *conn = NULL;
+    }
     if (rc != 0) {
         DK_WARN("could not store %d webhook deliveries: %s", n, err.msg);
     } else {
@@ -122,6 +134,7 @@ static void write_batch(struct pipeline_ingest *in, struct item *batch, int n)
 static void *writer_main(void *arg)
 {
     struct pipeline_ingest *in = arg;
+    struct store_conn *conn = NULL;
     pthread_mutex_lock(&in->mu);
     for (;;) {
         while (in->head == NULL && !in->stopping) {
@@ -144,10 +157,11 @@ static void *writer_main(void *arg)
         last->next = NULL;
         in->queued -= n;
         pthread_mutex_unlock(&in->mu);
-        write_batch(in, batch, n);
+        write_batch(in, &conn, batch, n);
         pthread_mutex_lock(&in->mu);
     }
     pthread_mutex_unlock(&in->mu);
+    store_release(conn);
     return NULL;
 }
 

@@ -364,12 +364,7 @@ static int sqlite_connect(struct store *s, struct store_conn **out, struct dk_er
                     s->target, mode != NULL ? mode : "unknown");
         }
         store_res_free(r);
-        /* mmap: pages another connection changed are re-read from the mapping, not with
-         * pread copies (every commit invalidates the other connections' page caches) */
-        rc = sqlite_exec(&c->base,
-                         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                         "PRAGMA mmap_size=268435456; PRAGMA cache_size=-8000",
-                         err);
+        rc = sqlite_exec(&c->base, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err);
     }
     if (rc != 0) {
         dk_err_set(err, DK_EUNAVAIL, "SQLite: could not set up the connection: %s",
