@@ -57,7 +57,7 @@ enum http_phase {
     HTTP_PHASE_NEW = 0, /* created by the URI callback, access handler not called yet */
     HTTP_PHASE_BODY,    /* accumulating the body */
     HTTP_PHASE_DISCARD, /* body over the limit: discarding it, 413 at the end */
-    HTTP_PHASE_ERROR,   /* an error reply is stored, queued on the next call */
+    HTTP_PHASE_ERROR,   /* an error reply is stored, queued once any body was dropped */
     HTTP_PHASE_HANDLER, /* the handler is running */
     HTTP_PHASE_PARKED,  /* the MHD connection is suspended */
     HTTP_PHASE_QUEUED,  /* a response was queued */
@@ -81,12 +81,12 @@ struct http_server {
     char *listen; /* owned copy of cfg.listen */
     struct http_router router;
     uint16_t port;
-    int listen_fd;                 /* from MHD_quiesce_daemon, closed after MHD_stop_daemon */
-    atomic_int inflight;           /* first handler call .. completion */
-    atomic_bool stopping;          /* replies carry Connection: close */
-    atomic_bool draining;          /* the deadline passed: new suspensions get 503 */
-    pthread_mutex_t parked_lock;   /* guards the parked list only */
-    struct http_req *parked;       /* suspended requests, for the shutdown */
+    int listen_fd;               /* from MHD_quiesce_daemon, closed after MHD_stop_daemon */
+    atomic_int inflight;         /* first handler call .. completion */
+    atomic_bool stopping;        /* replies carry Connection: close */
+    atomic_bool draining;        /* the deadline passed: new suspensions get 503 */
+    pthread_mutex_t parked_lock; /* guards the parked list only */
+    struct http_req *parked;     /* suspended requests, for the shutdown */
 };
 
 struct http_req {
@@ -130,8 +130,8 @@ void http_router_free(struct http_router *r);
 /* Finds the route for method + raw path. HEAD falls back to GET. On HTTP_MATCH_BAD_METHOD,
  * allow (HTTP_ALLOW_SIZE bytes) receives the Allow header value. */
 enum http_match http_router_match(const struct http_router *r, enum http_method method,
-                                  const char *path, size_t path_len,
-                                  const struct http_croute **out, char *allow);
+                                  const char *path, size_t path_len, const struct http_croute **out,
+                                  char *allow);
 /* Decodes the matched route's parameters into req->scratch / req->params. Returns 0, or
  * DK_EINVAL with err filled (invalid percent-escape or an encoded NUL). */
 int http_router_params(struct http_req *req, struct dk_err *err);

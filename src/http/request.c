@@ -25,6 +25,7 @@ enum http_method http_req_method(const struct http_req *req)
     return req->method;
 }
 
+/* The raw path as received (still percent-encoded), without the query. */
 const char *http_req_path(const struct http_req *req)
 {
     return req->path;
@@ -47,8 +48,8 @@ const char *http_req_query(const struct http_req *req, const char *name)
     const char *value = NULL;
     size_t value_len = 0;
     /* MHD decoded the query arguments already; "?flag" has a NULL value: report "" */
-    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name),
-                                      &value, &value_len) != MHD_YES) {
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &value_len) != MHD_YES) {
         return NULL;
     }
     return value != NULL ? value : "";
@@ -98,7 +99,7 @@ void http_reply_header(struct http_req *req, const char *name, const char *value
     struct http_hdr *h = dk_arena_alloc(a, sizeof(*h));
     h->name = dk_arena_strdup(a, name);
     h->value = dk_arena_strdup(a, value);
-    /* prepend, then the queue reverses nothing: header order does not matter in HTTP */
+    /* prepended: the order of different headers does not matter in HTTP */
     h->next = req->hdrs;
     req->hdrs = h;
 }
@@ -112,8 +113,7 @@ static void store_reply(struct http_req *req, int status, struct MHD_Response *r
         return;
     }
     if (status < 100 || status > 599) {
-        DK_ERROR("could not reply %d to %s: not an http status, answering 500", status,
-                 req->path);
+        DK_ERROR("could not reply %d to %s: not an http status, answering 500", status, req->path);
         MHD_destroy_response(resp);
         resp = http_resp_error("internal", "invalid response status");
         status = 500;
@@ -150,8 +150,8 @@ static struct MHD_Response *resp_from_buf(struct dk_buf *b, const char *content_
 {
     size_t len = 0;
     char *data = dk_buf_take(b, &len);
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, data,
-                                                                                   dk_free);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, data, dk_free);
     DK_ASSERT(resp != NULL);
     add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     return resp;
@@ -358,8 +358,8 @@ int http_query_int(const struct http_req *req, const char *name, int64_t dflt, i
     errno = 0;
     long long v = strtoll(s, &end, 10);
     /* strtoll alone would accept leading blanks and a '+' */
-    bool digit_first = isdigit((unsigned char)s[0]) ||
-                       (s[0] == '-' && isdigit((unsigned char)s[1]));
+    bool digit_first =
+        isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]));
     bool ok = digit_first && *end == '\0' && errno == 0 && v >= min && v <= max;
     if (!ok) {
         return dk_err_set(err, DK_EUNPROCESS,

@@ -15,8 +15,8 @@ enum http_method http_method_parse(const char *s)
         const char *name;
         enum http_method method;
     } methods[] = {
-        {"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
-        {"PUT", HTTP_PUT},     {"PATCH", HTTP_PATCH},   {"DELETE", HTTP_DELETE},
+        {"GET", HTTP_GET},         {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},
+        {"PUT", HTTP_PUT},         {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE},
         {"OPTIONS", HTTP_OPTIONS},
     };
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -38,8 +38,9 @@ static int compile(struct http_croute *cr, const struct http_route *route, struc
     const char *pat = route->pattern;
     if (route->method < HTTP_GET || route->method > HTTP_OPTIONS || route->handler == NULL ||
         pat == NULL || pat[0] != '/') {
-        return dk_err_set(err, DK_EINVAL, "invalid route %s: needs a method, a handler and a "
-                                          "pattern starting with /",
+        return dk_err_set(err, DK_EINVAL,
+                          "invalid route %s: needs a method, a handler and a "
+                          "pattern starting with /",
                           pat != NULL ? pat : "(null)");
     }
     cr->route = route;
@@ -64,21 +65,20 @@ static int compile(struct http_croute *cr, const struct http_route *route, struc
             seg->text = s;
             seg->len = n;
             seg->param = false;
-        } else if (brace == s && close == s + n - 1 && n > 2 &&
-                   memchr(s + 1, '{', n - 2) == NULL) {
+        } else if (brace == s && close == s + n - 1 && n > 2 && memchr(s + 1, '{', n - 2) == NULL) {
             seg->text = s + 1;
             seg->len = n - 2;
             seg->param = true;
             for (size_t i = 0; i + 1 < cr->nsegs; i++) {
                 const struct http_seg *o = &cr->segs[i];
                 if (o->param && o->len == seg->len && memcmp(o->text, seg->text, o->len) == 0) {
-                    return dk_err_set(err, DK_EINVAL, "invalid route %s: parameter %.*s twice",
-                                      pat, (int)seg->len, seg->text);
+                    return dk_err_set(err, DK_EINVAL, "invalid route %s: parameter %.*s twice", pat,
+                                      (int)seg->len, seg->text);
                 }
             }
             if (++nparams > HTTP_MAX_PARAMS) {
-                return dk_err_set(err, DK_EINVAL, "invalid route %s: more than %d parameters",
-                                  pat, HTTP_MAX_PARAMS);
+                return dk_err_set(err, DK_EINVAL, "invalid route %s: more than %d parameters", pat,
+                                  HTTP_MAX_PARAMS);
             }
         } else {
             return dk_err_set(err, DK_EINVAL,
@@ -178,8 +178,8 @@ static void format_allow(unsigned mask, char *allow)
 }
 
 enum http_match http_router_match(const struct http_router *r, enum http_method method,
-                                  const char *path, size_t path_len,
-                                  const struct http_croute **out, char *allow)
+                                  const char *path, size_t path_len, const struct http_croute **out,
+                                  char *allow)
 {
     const struct http_croute *fallback = NULL;
     unsigned mask = 0;

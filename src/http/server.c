@@ -30,7 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTP_CONN_MEMORY     (32u * 1024u) /* MHD's per-connection pool: bounds the headers */
+/* MHD's per-connection memory pool; it bounds the request headers too: with 16 KiB, about
+ * 14 KB of headers pass and more get MHD's own 431 (with 32 KiB, 30 KB would pass) */
+#define HTTP_CONN_MEMORY     (16u * 1024u)
 #define HTTP_CONN_TIMEOUT_S  60u
 #define HTTP_MAX_CONNECTIONS 10000u
 #define HTTP_DISCARD_MAX     (1024u * 1024u) /* body bytes read past a limit before we hang up */
@@ -108,17 +110,21 @@ static bool claim_forced(struct http_req *req, unsigned need)
 
 /* ---- dispatcher ---- */
 
-static bool has_body(struct http_req *req)
+static size_t body_limit(const struct http_req *req)
 {
-    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL && strcmp(cl, "0") != 0) {
-        return true;
-    }
-    return http_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    return req->route != NULL ? req->route->max_body : HTTP_DEFAULT_MAX_BODY;
 }
 
-/* An error decided on the first call: answered on the next call to keep the connection
- * alive, or right away when there is a body we will not read (MHD then closes). */
+/* The declared Content-Length, 0 when none (MHD already rejected a malformed one). */
+static unsigned long long declared_length(struct http_req *req)
+{
+    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl != NULL ? strtoull(cl, NULL, 10) : 0;
+}
+
+/* An error decided on the first call. It is answered on the next call, after any body was
+ * read and dropped, which keeps the connection alive; but a body declared over the limit is
+ * not read: the answer goes now and MHD closes the connection. */
 static enum MHD_Result fail(struct http_req *req, int status, const char *code, const char *msg,
                             const char *extra_name, const char *extra_value)
 {
@@ -126,7 +132,7 @@ static enum MHD_Result fail(struct http_req *req, int status, const char *code, 
     if (extra_name != NULL && MHD_add_response_header(resp, extra_name, extra_value) != MHD_YES) {
         DK_WARN("could not add response header %s: invalid value", extra_name);
     }
-    if (has_body(req)) {
+    if (declared_length(req) > body_limit(req)) {
         return http_queue(req, status, resp, false);
     }
     req->resp = resp;
@@ -168,12 +174,10 @@ static bool check_auth(struct http_req *req, enum MHD_Result *rc)
         *rc = fail(req, 401, "unauthorized", "invalid or expired token", "WWW-Authenticate",
                    "Bearer");
     } else if (a == DK_EUNAVAIL) {
-        *rc = fail(req, 503, "unavailable", "could not check the token: the token store is "
-                                            "unavailable",
-                   NULL, NULL);
+        const char *msg = "could not check the token: the token store is unavailable";
+        *rc = fail(req, 503, "unavailable", msg, NULL, NULL);
     } else {
-        DK_ERROR("could not check a bearer token for %s: auth callback returned %d", req->path,
-                 a);
+        DK_ERROR("could not check a bearer token for %s: auth callback returned %d", req->path, a);
         *rc = fail(req, 500, "internal", "could not check the token", NULL, NULL);
     }
     return false;
@@ -192,8 +196,8 @@ static enum MHD_Result on_headers(struct http_req *req, const char *method)
         return fail(req, 503, "unavailable", "the server is shutting down", NULL, NULL);
     }
     char allow[HTTP_ALLOW_SIZE];
-    switch (http_router_match(&s->router, req->method, req->path, req->path_len, &req->route,
-                              allow)) {
+    switch (
+        http_router_match(&s->router, req->method, req->path, req->path_len, &req->route, allow)) {
     case HTTP_MATCH_NOT_FOUND:
         return fail(req, 404, "not_found", "no such endpoint", NULL, NULL);
     case HTTP_MATCH_BAD_METHOD:
@@ -211,15 +215,10 @@ static enum MHD_Result on_headers(struct http_req *req, const char *method)
         return rc;
     }
     size_t max = req->route->max_body;
-    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL) {
-        /* MHD already rejected a malformed Content-Length */
-        unsigned long long n = strtoull(cl, NULL, 10);
-        if (n > max) {
-            char msg[96];
-            snprintf(msg, sizeof(msg), "request body larger than %zu bytes", max);
-            return fail(req, 413, "payload_too_large", msg, NULL, NULL);
-        }
+    if (declared_length(req) > max) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body larger than %zu bytes", max);
+        return fail(req, 413, "payload_too_large", msg, NULL, NULL); /* answered right away */
     }
     dk_buf_init(&req->body, max);
     return MHD_YES;
@@ -230,8 +229,7 @@ static enum MHD_Result discard(struct http_req *req, size_t *upload_size)
 {
     req->discarded += *upload_size;
     *upload_size = 0;
-    size_t max = req->route != NULL ? req->route->max_body : HTTP_DEFAULT_MAX_BODY;
-    if (req->discarded > max + HTTP_DISCARD_MAX) {
+    if (req->discarded > body_limit(req) + HTTP_DISCARD_MAX) {
         DK_WARN("closing the connection for %s: body over %zu bytes past the limit", req->path,
                 (size_t)HTTP_DISCARD_MAX);
         return MHD_NO;
@@ -286,12 +284,8 @@ static enum MHD_Result queue_app_reply(struct http_req *req)
     return http_queue(req, req->status, resp, true);
 }
 
-static enum MHD_Result run_handler(struct http_req *req)
+static enum MHD_Result after_handler(struct http_req *req)
 {
-    req->phase = HTTP_PHASE_HANDLER;
-    dk_log_set_ctx("req", req->id);
-    req->route->route->handler(req);
-    dk_log_set_ctx(NULL, NULL);
     unsigned st = atomic_load(&req->async);
     if (!(st & HTTP_ASYNC_SUSPEND) || (st & HTTP_ASYNC_RESUMED)) {
         return queue_app_reply(req);
@@ -302,15 +296,25 @@ static enum MHD_Result run_handler(struct http_req *req)
     return park(req);
 }
 
+static enum MHD_Result run_handler(struct http_req *req)
+{
+    req->phase = HTTP_PHASE_HANDLER;
+    dk_log_set_ctx("req", req->id);
+    req->route->route->handler(req);
+    enum MHD_Result rc = after_handler(req);
+    dk_log_set_ctx(NULL, NULL);
+    return rc;
+}
+
 /* The last call: the whole body is in. */
 static enum MHD_Result on_complete(struct http_req *req)
 {
     if ((req->route->route->flags & HTTP_JSON) && req->body.len > 0) {
         if (!is_json_type(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-            return http_queue(req, 415,
-                              http_resp_error("unsupported_media_type",
-                                              "the body must be application/json"),
-                              false);
+            return http_queue(
+                req, 415,
+                http_resp_error("unsupported_media_type", "the body must be application/json"),
+                false);
         }
         struct dk_err err;
         req->json = dk_json_parse(req->body.data, req->body.len, DK_JSON_MAX_DEPTH, &err);
@@ -332,8 +336,8 @@ static enum MHD_Result on_resumed(struct http_req *req)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
 {
     (void)cls;
     (void)conn;
@@ -428,16 +432,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_req_free(req);
 }
 
+/* MHD's own messages: mostly about clients (431, malformed requests), hence info. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    int saved = errno; /* MHD_start_daemon's caller reads errno after a failed bind */
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
         line[--n] = '\0';
     }
-    DK_WARN("libmicrohttpd: %s", line);
+    DK_INFO("libmicrohttpd: %s", line);
+    errno = saved;
 }
 
 /* ---- start and stop ---- */
@@ -539,13 +546,23 @@ int http_server_start(const struct http_config *cfg, const struct http_route *ro
     }
     uint16_t port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    s->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_END);
+    struct MHD_OptionItem opts[10];
+    size_t n = 0;
+    /* the logger first, so that MHD's messages about the other options reach it */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONN_MEMORY, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT_S, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    if (cfg->threads > 1) {
+        /* a pool of 1 means no pool, and MHD warns about it */
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->daemon = MHD_start_daemon(flags, port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
     if (s->daemon == NULL) {
         int e = errno;
         http_router_free(&s->router);

@@ -364,7 +364,9 @@ static int sqlite_connect(struct store *s, struct store_conn **out, struct dk_er
                     s->target, mode != NULL ? mode : "unknown");
         }
         store_res_free(r);
-        rc = sqlite_exec(&c->base, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err);
+        rc = sqlite_exec(
+            &c->base,
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=8000", err);
     }
     if (rc != 0) {
         dk_err_set(err, DK_EUNAVAIL, "SQLite: could not set up the connection: %s",
