@@ -405,7 +405,7 @@ static void run_cases(const struct tcase *cases, size_t n)
         assert_non_null(header(&r, "X-Request-Id", v, sizeof(v)));
         assert_true(strlen(v) == 17 && v[0] == 'r' && strspn(v + 1, "0123456789abcdef") == 16);
         assert_string_not_equal(v, last_id);
-        snprintf(last_id, sizeof(last_id), "%s", v);
+        snprintf(last_id, sizeof(last_id), "%.17s", v);
         resp_free(&r);
     }
 }
