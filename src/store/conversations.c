@@ -228,10 +228,10 @@ int store_conversation_list(struct store_conn *c, const char *status, int64_t si
     const char *p[] = {status, since_ms > 0 ? store_ts(since_ms, since) : NULL, cts, cid, lim};
     struct store_res *r = NULL;
     int rc = store_query(c,
-                         CONV_COLS "WHERE ($1 IS NULL OR c.status = $1) "
-                                   "AND ($2 IS NULL OR c.updated_at >= $2) "
-                                   "AND ($3 IS NULL OR c.updated_at < $3 OR "
-                                   "(c.updated_at = $3 AND c.id < $4)) "
+                         CONV_COLS "WHERE (c.status = $1 OR $1 IS NULL) "
+                                   "AND (c.updated_at >= $2 OR $2 IS NULL) "
+                                   "AND (c.updated_at < $3 OR (c.updated_at = $3 AND c.id < $4) "
+                                   "OR $3 IS NULL) "
                                    "ORDER BY c.updated_at DESC, c.id DESC LIMIT $5",
                          5, p, &r, err);
     dk_free(cts);

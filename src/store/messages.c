@@ -184,8 +184,8 @@ int store_message_history(struct store_conn *c, const char *conversation_id, con
                           int limit, json_t **out, char **next_cursor, struct dk_err *err)
 {
     return history(c,
-                   MSG_COLS "WHERE m.conversation_id = $1 AND ($2 IS NULL OR m.created_at < $2 "
-                            "OR (m.created_at = $2 AND m.id < $3)) "
+                   MSG_COLS "WHERE m.conversation_id = $1 AND (m.created_at < $2 "
+                            "OR (m.created_at = $2 AND m.id < $3) OR $2 IS NULL) "
                             "ORDER BY m.created_at DESC, m.id DESC LIMIT $4",
                    conversation_id, cursor, limit, out, next_cursor, err);
 }
@@ -197,8 +197,8 @@ int store_message_history_by_user(struct store_conn *c, int64_t user_id, const c
     snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
     return history(c,
                    MSG_COLS "JOIN conversations c ON c.id = m.conversation_id "
-                            "WHERE c.user_id = $1 AND ($2 IS NULL OR m.created_at < $2 "
-                            "OR (m.created_at = $2 AND m.id < $3)) "
+                            "WHERE c.user_id = $1 AND (m.created_at < $2 "
+                            "OR (m.created_at = $2 AND m.id < $3) OR $2 IS NULL) "
                             "ORDER BY m.created_at DESC, m.id DESC LIMIT $4",
                    uid, cursor, limit, out, next_cursor, err);
 }
