@@ -243,11 +243,21 @@ static int add_message(struct store_conn *c, struct pipeline_batch *b, const str
         return rc;
     }
     bool echo = ev->kind == IG_EV_ECHO;
-    if (ev->metadata != NULL && json_object_size(ev->metadata) > 0) {
+    if (ev->kind == IG_EV_POSTBACK) {
+        /* the button's payload is what later steps act on: keep it with the message */
+        json_t *meta = ev->metadata != NULL ? json_deep_copy(ev->metadata) : json_object();
+        json_t *pb = json_object();
+        json_object_set_new(pb, "title", ev->text != NULL ? json_string(ev->text) : json_null());
+        json_object_set_new(pb, "payload",
+                            ev->payload != NULL ? json_string(ev->payload) : json_null());
+        json_object_set_new(meta, "postback", pb);
+        p->meta = dk_json_dump(meta);
+        json_decref(meta);
+    } else if (ev->metadata != NULL && json_object_size(ev->metadata) > 0) {
         p->meta = dk_json_dump(ev->metadata);
-        json_t *ref = json_object_get(ev->metadata, "referral");
-        p->referral = ref != NULL && !echo ? dk_json_dump(ref) : NULL;
     }
+    json_t *ref = json_object_get(ev->metadata, "referral");
+    p->referral = ref != NULL && !echo ? dk_json_dump(ref) : NULL;
     p->customer = !echo;
     p->m = (struct store_message){
         .instagram_mid = ev->mid,

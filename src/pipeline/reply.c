@@ -70,7 +70,10 @@ static int understand(struct store_conn *c, const struct pipeline_responder *r,
     static const char *const rank[] = {"other", "greeting", "thanks", "delivery", "price"};
     int best = -1;
     s->intent = "other";
-    s->lang = "en";
+    /* the language of this burst's text, else the one the conversation had (a story mention or
+     * a photo has no text), else English */
+    const char *known = dk_json_str(s->context, "language");
+    s->lang = known != NULL && strcmp(known, "ru") == 0 ? "ru" : "en";
     size_t i;
     json_t *m;
     json_array_foreach(s->messages, i, m)

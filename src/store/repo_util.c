@@ -100,10 +100,8 @@ int store_cursor_parse(const char *cursor, char **ts, char **id, struct dk_err *
     if (end != tilde || ms < 0) {
         return dk_err_set(err, DK_EUNPROCESS, "invalid cursor");
     }
-    for (const char *p = tilde + 1; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == '-')) {
-            return dk_err_set(err, DK_EUNPROCESS, "invalid cursor");
-        }
+    if (!store_is_uuid(tilde + 1)) {
+        return dk_err_set(err, DK_EUNPROCESS, "invalid cursor");
     }
     char buf[DK_TIME_LEN];
     *ts = dk_strdup(dk_time_format(ms, buf));
