@@ -142,7 +142,9 @@ int pipeline_batch_resolve(struct store_conn *c, struct pipeline_batch *b, struc
 {
     /* one order for every writer, so that two batches creating the same new customers cannot
      * deadlock on each other */
-    qsort(b->parties, b->nparties, sizeof(*b->parties), party_cmp);
+    if (b->nparties > 1) {
+        qsort(b->parties, b->nparties, sizeof(*b->parties), party_cmp);
+    }
     size_t out = 0;
     for (size_t i = 0; i < b->nparties; i++) {
         if (out == 0 || party_cmp(&b->parties[out - 1], &b->parties[i]) != 0) {
@@ -444,7 +446,9 @@ int pipeline_batch_flush(struct store_conn *c, struct pipeline_batch *b,
     int rc = flush_messages(c, b, st, err);
     /* one row per conversation (newest message), sorted by conversation id: concurrent writers
      * and workers take these row locks in one order */
-    qsort(b->touches, b->ntouch, sizeof(*b->touches), touch_cmp);
+    if (b->ntouch > 1) {
+        qsort(b->touches, b->ntouch, sizeof(*b->touches), touch_cmp);
+    }
     size_t n = 0;
     for (size_t i = 0; i < b->ntouch; i++) {
         if (n > 0 && strcmp(b->touches[n - 1].conv, b->touches[i].conv) == 0) {
