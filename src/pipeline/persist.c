@@ -198,6 +198,51 @@ static void touch(struct pipeline_batch *b, const char *conv, int64_t at_ms)
     b->ntouch++;
 }
 
+/* Meta does not guarantee order: an edit or delete may have come before its message. Those
+ * were recorded without a conversation; now that the message is here, apply them. */
+static int apply_orphans(struct store_conn *c, const struct store_message *m, const bool *inserted,
+                         size_t n, struct dk_err *err)
+{
+    const char **mids = dk_calloc(n + 1, sizeof(*mids));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (inserted[i] && m[i].instagram_mid != NULL) {
+            mids[k++] = m[i].instagram_mid;
+        }
+    }
+    json_t *orphans = NULL;
+    int rc = store_message_event_orphans(c, mids, k, &orphans, err);
+    dk_free(mids);
+    size_t i;
+    json_t *o;
+    json_array_foreach(orphans, i, o)
+    {
+        if (rc != 0) {
+            break;
+        }
+        const char *mid = dk_json_str(o, "mid");
+        int64_t at = 0;
+        const char *ts = dk_json_str(o, "occurred_at");
+        if (ts == NULL || dk_time_parse(ts, &at) != 0) {
+            at = dk_now_ms();
+        }
+        bool found = false;
+        if (strcmp(dk_json_str(o, "kind"), "edit") == 0) {
+            const char *text =
+                dk_json_str(json_object_get(json_object_get(o, "data"), "message_edit"), "text");
+            rc = store_message_apply_edit(c, mid, text != NULL ? text : "", at, &found, err);
+        } else {
+            rc = store_message_mark_deleted(c, mid, at, &found, err);
+        }
+        char conv[STORE_ID_LEN];
+        if (rc == 0 && store_message_conversation(c, mid, conv, NULL) == 0) {
+            rc = store_message_event_attach(c, dk_json_str(o, "id"), conv, err);
+        }
+    }
+    json_decref(orphans);
+    return rc;
+}
+
 /* Inserts the collected messages; new customer messages touch their conversation. */
 static int flush_messages(struct store_conn *c, struct pipeline_batch *b,
                           struct pipeline_persist_stats *st, struct dk_err *err)
@@ -227,6 +272,9 @@ static int flush_messages(struct store_conn *c, struct pipeline_batch *b,
                                                      err);
             }
         }
+    }
+    if (rc == 0) {
+        rc = apply_orphans(c, m, inserted, n, err);
     }
     dk_free(m);
     dk_free(inserted);

@@ -300,3 +300,55 @@ int store_conversation_activity_bulk(struct store_conn *c, const struct store_to
     dk_buf_free(&b);
     return rc;
 }
+
+int store_message_event_orphans(struct store_conn *c, const char *const *mids, size_t n,
+                                json_t **out, struct dk_err *err)
+{
+    *out = json_array();
+    if (n == 0) {
+        return 0;
+    }
+    struct dk_buf b;
+    dk_buf_init(&b, BULK_MAX_BYTES);
+    dk_buf_puts(&b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            dk_buf_puts(&b, ",");
+        }
+        dk_json_put_string(&b, mids[i]);
+    }
+    int rc = finish_array(&b, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *p[] = {b.data};
+    struct store_res *r = NULL;
+    /* the one statement whose JSON function differs: json_array_elements_text / json_each */
+    rc = store_query(c,
+                     pg(c) ? "SELECT id, message_mid, kind, data, occurred_at FROM message_events "
+                             "WHERE conversation_id IS NULL AND kind IN ('edit', 'delete') AND "
+                             "message_mid IN (SELECT value FROM "
+                             "json_array_elements_text($1::json)) ORDER BY occurred_at, id"
+                           : "SELECT id, message_mid, kind, data, occurred_at FROM message_events "
+                             "WHERE conversation_id IS NULL AND kind IN ('edit', 'delete') AND "
+                             "message_mid IN (SELECT value FROM json_each($1)) "
+                             "ORDER BY occurred_at, id",
+                     1, p, &r, err);
+    dk_buf_free(&b);
+    if (rc != 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < store_res_rows(r); i++) {
+        json_array_append_new(*out, store_row_json(r, i, "id:s mid:s kind:s data:j occurred_at:t"));
+    }
+    store_res_free(r);
+    return 0;
+}
+
+int store_message_event_attach(struct store_conn *c, const char *event_id,
+                               const char *conversation_id, struct dk_err *err)
+{
+    const char *p[] = {event_id, conversation_id};
+    return store_query(c, "UPDATE message_events SET conversation_id = $2 WHERE id = $1", 2, p,
+                       NULL, err);
+}

@@ -180,6 +180,15 @@ struct store_touch {
 int store_conversation_activity_bulk(struct store_conn *c, const struct store_touch *t, size_t n,
                                      int64_t now_ms, struct dk_err *err);
 
+/* Edits and deletes recorded before their message arrived (Meta does not guarantee order) for
+ * any of mids[0..n): rows of {id, mid, kind, data, occurred_at}, oldest first (new JSON
+ * array). */
+int store_message_event_orphans(struct store_conn *c, const char *const *mids, size_t n,
+                                json_t **out, struct dk_err *err);
+/* Attaches an event to its conversation once its message is known. */
+int store_message_event_attach(struct store_conn *c, const char *event_id,
+                               const char *conversation_id, struct dk_err *err);
+
 /* ---- helpers shared by the repositories ---- */
 /* A row as a JSON object. spec lists "name:type" per column, in column order, separated by
  * spaces; types: s string, i integer, f float, t timestamp (RFC 3339), j JSON text, b 0/1
