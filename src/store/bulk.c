@@ -49,6 +49,35 @@ static int finish_array(struct dk_buf *b, struct dk_err *err)
     return 0;
 }
 
+/* Closes the JSON array in b, runs sql with it as $1, frees b. */
+static int run_with_array(struct store_conn *c, const char *sql, struct dk_buf *b,
+                          struct store_res **r, struct dk_err *err)
+{
+    int rc = finish_array(b, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *p[] = {b->data};
+    rc = store_query(c, sql, 1, p, r, err);
+    dk_buf_free(b);
+    return rc;
+}
+
+/* Sets done[i] for every ids[i] that column 0 of r returned (the rows an INSERT … ON CONFLICT
+ * DO NOTHING RETURNING id really inserted). */
+static void mark_returned(const struct store_res *r, const char *const *ids, bool *done, size_t n)
+{
+    for (size_t row = 0; row < store_res_rows(r); row++) {
+        const char *id = store_res_get(r, row, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (!done[i] && strcmp(ids[i], id) == 0) {
+                done[i] = true;
+                break;
+            }
+        }
+    }
+}
+
 int store_webhook_event_insert_bulk(struct store_conn *c, struct store_bulk_event *ev, size_t n,
                                     struct dk_err *err)
 {
@@ -82,32 +111,29 @@ int store_webhook_event_insert_bulk(struct store_conn *c, struct store_bulk_even
         put_str(&b, false, "at", store_ts(ev[i].received_ms, ts));
         dk_buf_puts(&b, "}");
     }
-    int rc = finish_array(&b, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const char *p[] = {b.data};
     struct store_res *r = NULL;
-    rc = store_query(c,
-                     "INSERT INTO webhook_events (id, body_sha256, object, payload, items, "
-                     "unhandled, received_at) SELECT (x->>'id')::uuid, x->>'sha', x->>'object', "
-                     "x->>'payload', (x->>'items')::int, (x->>'unhandled')::int, "
-                     "(x->>'at')::timestamp FROM json_array_elements($1::json) x "
-                     "ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
-                     1, p, &r, err);
-    dk_buf_free(&b);
+    int rc = run_with_array(c,
+                            "INSERT INTO webhook_events (id, body_sha256, object, payload, items, "
+                            "unhandled, received_at) SELECT (x->>'id')::uuid, x->>'sha', "
+                            "x->>'object', x->>'payload', (x->>'items')::int, "
+                            "(x->>'unhandled')::int, (x->>'at')::timestamp "
+                            "FROM json_array_elements($1::json) x "
+                            "ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
+                            &b, &r, err);
     if (rc != 0) {
         return rc;
     }
-    for (size_t row = 0; row < store_res_rows(r); row++) {
-        const char *id = store_res_get(r, row, 0);
-        for (size_t i = 0; i < n; i++) {
-            if (!ev[i].inserted && strcmp(ev[i].id, id) == 0) {
-                ev[i].inserted = true;
-                break;
-            }
-        }
+    const char **ids = dk_calloc(n + 1, sizeof(*ids));
+    bool *done = dk_calloc(n + 1, sizeof(*done));
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = ev[i].id;
     }
+    mark_returned(r, ids, done, n);
+    for (size_t i = 0; i < n; i++) {
+        ev[i].inserted = done[i];
+    }
+    dk_free(ids);
+    dk_free(done);
     store_res_free(r);
     /* bodies stored before (Meta's retries): their existing id, one query each (rare) */
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -162,34 +188,26 @@ int store_message_insert_bulk(struct store_conn *c, struct store_message *m, boo
         put_str(&b, false, "at", store_ts(m[i].created_ms, ts));
         dk_buf_puts(&b, "}");
     }
-    int rc = finish_array(&b, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const char *p[] = {b.data};
     struct store_res *r = NULL;
-    rc = store_query(c,
-                     "INSERT INTO messages (id, conversation_id, instagram_mid, sender_type, "
-                     "message_type, content, metadata, status, reply_to_mid, intent, created_at) "
-                     "SELECT (x->>'id')::uuid, (x->>'conv')::uuid, x->>'mid', x->>'sender', "
-                     "x->>'type', x->>'content', (x->'meta')::jsonb, x->>'status', "
-                     "x->>'reply_to', x->>'intent', (x->>'at')::timestamp "
-                     "FROM json_array_elements($1::json) x "
-                     "ON CONFLICT (instagram_mid) DO NOTHING RETURNING id",
-                     1, p, &r, err);
-    dk_buf_free(&b);
+    int rc =
+        run_with_array(c,
+                       "INSERT INTO messages (id, conversation_id, instagram_mid, sender_type, "
+                       "message_type, content, metadata, status, reply_to_mid, intent, "
+                       "created_at) SELECT (x->>'id')::uuid, (x->>'conv')::uuid, x->>'mid', "
+                       "x->>'sender', x->>'type', x->>'content', (x->'meta')::jsonb, "
+                       "x->>'status', x->>'reply_to', x->>'intent', (x->>'at')::timestamp "
+                       "FROM json_array_elements($1::json) x "
+                       "ON CONFLICT (instagram_mid) DO NOTHING RETURNING id",
+                       &b, &r, err);
     if (rc != 0) {
         return rc;
     }
-    for (size_t row = 0; row < store_res_rows(r); row++) {
-        const char *id = store_res_get(r, row, 0);
-        for (size_t i = 0; i < n; i++) {
-            if (!inserted[i] && strcmp(m[i].id, id) == 0) {
-                inserted[i] = true;
-                break;
-            }
-        }
+    const char **ids = dk_calloc(n + 1, sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = m[i].id;
     }
+    mark_returned(r, ids, inserted, n);
+    dk_free(ids);
     store_res_free(r);
     return 0;
 }
@@ -220,19 +238,14 @@ int store_conversation_find_bulk(struct store_conn *c, struct store_party *p, si
         put_str(&b, false, "a", p[i].account);
         dk_buf_puts(&b, "}");
     }
-    int rc = finish_array(&b, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const char *q[] = {b.data};
     struct store_res *r = NULL;
-    rc = store_query(c,
-                     "SELECT x.ord, u.id, c.id FROM json_array_elements($1::json) "
-                     "WITH ORDINALITY AS x(v, ord) "
-                     "LEFT JOIN users u ON u.instagram_id = x.v->>'c' "
-                     "LEFT JOIN conversations c ON c.user_id = u.id AND c.account_id = x.v->>'a'",
-                     1, q, &r, err);
-    dk_buf_free(&b);
+    int rc = run_with_array(c,
+                            "SELECT x.ord, u.id, c.id FROM json_array_elements($1::json) "
+                            "WITH ORDINALITY AS x(v, ord) "
+                            "LEFT JOIN users u ON u.instagram_id = x.v->>'c' "
+                            "LEFT JOIN conversations c ON c.user_id = u.id "
+                            "AND c.account_id = x.v->>'a'",
+                            &b, &r, err);
     if (rc != 0) {
         return rc;
     }
@@ -317,24 +330,18 @@ int store_message_event_orphans(struct store_conn *c, const char *const *mids, s
         }
         dk_json_put_string(&b, mids[i]);
     }
-    int rc = finish_array(&b, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const char *p[] = {b.data};
     struct store_res *r = NULL;
     /* the one statement whose JSON function differs: json_array_elements_text / json_each */
-    rc = store_query(c,
-                     pg(c) ? "SELECT id, message_mid, kind, data, occurred_at FROM message_events "
-                             "WHERE conversation_id IS NULL AND kind IN ('edit', 'delete') AND "
-                             "message_mid IN (SELECT value FROM "
-                             "json_array_elements_text($1::json)) ORDER BY occurred_at, id"
-                           : "SELECT id, message_mid, kind, data, occurred_at FROM message_events "
-                             "WHERE conversation_id IS NULL AND kind IN ('edit', 'delete') AND "
-                             "message_mid IN (SELECT value FROM json_each($1)) "
-                             "ORDER BY occurred_at, id",
-                     1, p, &r, err);
-    dk_buf_free(&b);
+    int rc = run_with_array(
+        c,
+        pg(c) ? "SELECT id, message_mid, kind, data, occurred_at FROM message_events "
+                "WHERE conversation_id IS NULL AND kind IN ('edit', 'delete') AND "
+                "message_mid IN (SELECT value FROM json_array_elements_text($1::json)) "
+                "ORDER BY occurred_at, id"
+              : "SELECT id, message_mid, kind, data, occurred_at FROM message_events "
+                "WHERE conversation_id IS NULL AND kind IN ('edit', 'delete') AND "
+                "message_mid IN (SELECT value FROM json_each($1)) ORDER BY occurred_at, id",
+        &b, &r, err);
     if (rc != 0) {
         return rc;
     }
