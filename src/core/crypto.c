@@ -8,6 +8,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,11 +53,32 @@ void dk_random_bytes(void *out, size_t n)
     }
 }
 
+/* RFC 9562 method 1: within one millisecond the 12-bit rand_a field counts up, so that ids
+ * made one after the other in this process sort in that order. */
+static pthread_mutex_t uuid_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t uuid_last_ms;
+static unsigned uuid_seq;
+
 void dk_uuid_v7(char out[37])
 {
     unsigned char b[16];
     dk_random_bytes(b, sizeof(b));
     uint64_t ms = (uint64_t)dk_now_ms();
+    pthread_mutex_lock(&uuid_mu);
+    if (ms <= uuid_last_ms) {
+        ms = uuid_last_ms;
+        if (++uuid_seq > 0xfff) {
+            ms++; /* the counter ran out: borrow the next millisecond */
+            uuid_seq = 0;
+        }
+    } else {
+        uuid_seq = ((unsigned)b[6] << 8 | b[7]) & 0x3ff; /* random start, room to count */
+    }
+    uuid_last_ms = ms;
+    unsigned seq = uuid_seq;
+    pthread_mutex_unlock(&uuid_mu);
+    b[7] = (unsigned char)(seq & 0xff);
+    b[6] = (unsigned char)(seq >> 8);
     for (int i = 0; i < 6; i++) {
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
     }
