@@ -43,7 +43,8 @@ json_t *dk_json_parse(const char *data, size_t len, int max_depth, struct dk_err
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    json_t *j =
+        json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
     if (j == NULL) {
         dk_err_set(err, DK_EINVAL, "malformed json at line %d column %d: %s", je.line, je.column,
                    je.text);

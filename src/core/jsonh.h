@@ -16,8 +16,9 @@
 #define DK_JSON_MAX_DEPTH 32
 
 /* Parses len bytes (need not be NUL-terminated) rejecting duplicate keys, nesting deeper than
- * max_depth, and trailing garbage. Returns a new reference, or NULL with err filled
- * (DK_EINVAL, message with the position). */
+ * max_depth, and trailing garbage. Any JSON value is accepted at the top (a scalar is valid
+ * JSON: callers check the type and answer 422, not 400). Returns a new reference, or NULL with err
+ * filled (DK_EINVAL, message with the position). */
 json_t *dk_json_parse(const char *data, size_t len, int max_depth, struct dk_err *err);
 
 /* Borrowed string field or NULL when missing or not a string. */

@@ -194,6 +194,7 @@ static void test_api_conversation_flow(void **state)
     expect("GET", path, TOKEN, NULL, 200, "\"size\"");
     expect("PUT", path, TOKEN, "{\"context\":[1]}", 422, "invalid_field");
     expect("PUT", path, TOKEN, "{\"context\":", 400, "invalid_request");
+    expect("PUT", path, TOKEN, "\"context\"", 422, "invalid_field");
     expect("GET", "/api/v1/users/1327813061483247/profile", TOKEN, NULL, 200,
            "\"instagram_id\":\"1327813061483247\"");
     expect("GET", "/api/v1/agent/tasks/active", TOKEN, NULL, 200, "\"reply:");
