@@ -107,6 +107,9 @@ void pipeline_responder_free(struct pipeline_responder *r);
  * its language ("ru" when it has Cyrillic letters, else "en"). */
 const char *pipeline_responder_intent(const struct pipeline_responder *r, const char *text);
 const char *pipeline_responder_language(const char *text);
+/* How strongly an intent answers a burst of messages: 0 for "other", higher for more specific
+ * intents (the responder's own order). */
+int pipeline_responder_priority(const char *intent);
 /* The reply template for intent and language ("handover" when there is none). Borrowed. */
 const char *pipeline_responder_reply(const struct pipeline_responder *r, const char *intent,
                                      const char *lang);

@@ -67,7 +67,6 @@ static void decide(struct reply_state *s, int64_t now)
 static int understand(struct store_conn *c, const struct pipeline_responder *r,
                       struct reply_state *s, struct dk_err *err)
 {
-    static const char *const rank[] = {"other", "greeting", "thanks", "delivery", "price"};
     int best = -1;
     s->intent = "other";
     /* the language of this burst's text, else the one the conversation had (a story mention or
@@ -83,15 +82,7 @@ static int understand(struct store_conn *c, const struct pipeline_responder *r,
         if (text != NULL) {
             s->lang = pipeline_responder_language(text);
         }
-        int score = 0;
-        for (int k = 0; k < 5; k++) {
-            if (strcmp(rank[k], intent) == 0) {
-                score = k;
-            }
-        }
-        if (strcmp(intent, "other") != 0 && score == 0) {
-            score = 5; /* an intent the business added */
-        }
+        int score = pipeline_responder_priority(intent);
         if (score > best) {
             best = score;
             s->intent = intent;

@@ -16,8 +16,9 @@
 
 extern const char pipeline_default_templates[];
 
-/* Intents in priority order: the more specific question wins over a greeting. */
-static const char *const INTENTS[] = {"price", "delivery", "thanks", "greeting"};
+/* Intents in priority order: the more specific question wins over a greeting ("how much is
+ * delivery" is a delivery question). */
+static const char *const INTENTS[] = {"delivery", "price", "thanks", "greeting"};
 #define NINTENTS (sizeof(INTENTS) / sizeof(INTENTS[0]))
 
 /* Keywords of one intent, case-folded once at load. */
@@ -233,6 +234,19 @@ const char *pipeline_responder_intent(const struct pipeline_responder *r, const 
     }
     dk_free(folded);
     return found;
+}
+
+int pipeline_responder_priority(const char *intent)
+{
+    if (intent == NULL || strcmp(intent, "other") == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < NINTENTS; i++) {
+        if (strcmp(INTENTS[i], intent) == 0) {
+            return (int)(NINTENTS - i) + 1;
+        }
+    }
+    return 1; /* an intent the business added: above "other", below the built-in ones */
 }
 
 const char *pipeline_responder_language(const char *text)

@@ -145,6 +145,8 @@ static void test_pipeline_responder_intents(void **state)
         {"Здравствуйте! А доставка в Казань есть? 🙏😊", "delivery", "ru"},
         {"Спасибо, получила заказ!", "thanks", "ru"},
         {"СКОЛЬКО СТОИТ?", "price", "ru"},
+        /* "how much" about delivery is a delivery question */
+        {"Добрый день! Сколько стоит доставка в Казань?", "delivery", "ru"},
         {"is the black bag still available?", "other", "en"},
         {"", "other", "en"},
     };
