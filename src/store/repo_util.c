@@ -97,7 +97,7 @@ int store_cursor_parse(const char *cursor, char **ts, char **id, struct dk_err *
     }
     char *end;
     long long ms = strtoll(cursor, &end, 10);
-    if (end != tilde || ms < 0) {
+    if (end != tilde || ms < 0 || ms >= 253402300800000LL) { /* before year 10000 */
         return dk_err_set(err, DK_EUNPROCESS, "invalid cursor");
     }
     if (!store_is_uuid(tilde + 1)) {
