@@ -276,6 +276,33 @@ int queue_fail(struct store_conn *c, const struct queue_job *job, const char *er
     return rc;
 }
 
+static const char RELEASE_SQL[] =
+    "UPDATE jobs SET updated_at = $2, run_at = $2, attempts = attempts - 1, status = CASE "
+    "WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE q.unique_key = "
+    "jobs.unique_key AND q.status = 'queued') THEN 'done' ELSE 'queued' END, "
+    "finished_at = CASE WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE "
+    "q.unique_key = jobs.unique_key AND q.status = 'queued') THEN $2 ELSE finished_at END, "
+    "locked_by = NULL, locked_until = NULL "
+    "WHERE id = $1 AND status = 'running' AND locked_by = $3";
+
+int queue_release(struct store_conn *c, const struct queue_job *job, struct dk_err *err)
+{
+    char id[24], now[24];
+    I64(id, job->id);
+    I64(now, dk_now_ms());
+    const char *p[] = {id, now, job->worker};
+    int rc = store_begin(c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = store_query(c, RELEASE_SQL, 3, p, NULL, err);
+    if (rc == 0) {
+        return store_commit(c, err);
+    }
+    store_rollback(c);
+    return rc;
+}
+
 int queue_reclaim_expired(struct store_conn *c, int64_t now_ms, int *n, struct dk_err *err)
 {
     char nows[24];

@@ -92,6 +92,7 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
 {
     struct dk_err *errs = dk_calloc(n, sizeof(*errs));
     int *rcs = dk_calloc(n, sizeof(*rcs));
+    bool *unrun = dk_calloc(n, sizeof(*unrun));
     int64_t started = dk_mono_ms();
     struct dk_err err = {0};
     int rc = store_begin(c, &err);
@@ -100,6 +101,12 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
         rcs[i] = rc;
         if (rc != 0) {
             errs[i] = err;
+            continue;
+        }
+        /* leases are not renewed: a batch stops at half of its lease, and gives back the jobs it
+         * did not reach, so that no claimed job outlives its lease while it waits */
+        if (i > 0 && dk_mono_ms() - started > p->cfg.lease_ms / 2) {
+            unrun[i] = true;
             continue;
         }
         char jid[24];
@@ -126,6 +133,13 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
         char jid[24];
         snprintf(jid, sizeof(jid), "%lld", (long long)job->id);
         dk_log_set_ctx("job", jid);
+        if (unrun[i]) {
+            struct dk_err rerr = {0};
+            if (queue_release(c, job, &rerr) != 0) {
+                DK_WARN("could not give back job %s: %s", jid, rerr.msg);
+            }
+            continue;
+        }
         if (rcs[i] == 0) {
             DK_DEBUG("job %s done kind=%s attempt=%d", jid, job->kind, job->attempts);
             continue;
@@ -141,6 +155,7 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
     dk_log_set_ctx(NULL, NULL);
     dk_free(errs);
     dk_free(rcs);
+    dk_free(unrun);
     DK_DEBUG("ran %zu job(s) in %lld ms", n, (long long)(dk_mono_ms() - started));
 }
 

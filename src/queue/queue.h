@@ -58,6 +58,10 @@ int queue_complete(struct store_conn *c, const struct queue_job *job, struct dk_
  * attempts are exhausted (or superseded when a queued job with the same key exists). */
 int queue_fail(struct store_conn *c, const struct queue_job *job, const char *error,
                struct dk_err *err);
+/* Gives back a claimed job that was not run (its batch ran out of time): queued again at once,
+ * its attempt not counted (or done when a queued job with the same key supersedes it). In its
+ * own transaction. */
+int queue_release(struct store_conn *c, const struct queue_job *job, struct dk_err *err);
 /* Puts jobs whose lease expired back to queued (or failed when exhausted). *n may be NULL. */
 int queue_reclaim_expired(struct store_conn *c, int64_t now_ms, int *n, struct dk_err *err);
 /* Queued and running jobs (with attempts, run_at, lease, last error), and the most recent

@@ -290,6 +290,50 @@ static void test_queue_list_active_shows_attempts(void **state)
     store_release(c);
 }
 
+static int slow_handler(void *ctx, struct store_conn *c, const struct queue_job *job,
+                        struct dk_err *err)
+{
+    (void)c;
+    (void)job;
+    (void)err;
+    atomic_fetch_add((atomic_int *)ctx, 1);
+    dk_sleep_ms(400);
+    return 0;
+}
+
+static void test_queue_batch_gives_back_what_it_cannot_reach(void **state)
+{
+    struct dbtest *t = *state;
+    struct store_conn *c = conn(state);
+    for (int i = 0; i < 4; i++) {
+        enqueue(c, "slow", NULL, dk_now_ms(), 5, NULL);
+    }
+    store_release(c);
+    atomic_int runs;
+    atomic_init(&runs, 0);
+    static const struct queue_kind kinds[] = {{"slow", slow_handler}};
+    /* a lease of 1 s: a batch stops after 0.5 s, i.e. after two of these jobs */
+    struct queue_pool_config pc = {.store = t->store,
+                                   .kinds = kinds,
+                                   .nkinds = 1,
+                                   .ctx = &runs,
+                                   .threads = 1,
+                                   .lease_ms = 1000,
+                                   .poll_ms = 20,
+                                   .batch = 4};
+    struct queue_pool *p = queue_pool_start(&pc);
+    int64_t deadline = dk_mono_ms() + 10000;
+    while (dk_mono_ms() < deadline &&
+           dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'") < 4) {
+        dk_sleep_ms(50);
+    }
+    queue_pool_stop(p);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'"), 4);
+    assert_int_equal(atomic_load(&runs), 4);
+    /* every job ran once, and the ones given back were not charged an attempt */
+    assert_int_equal(dbtest_int(t->store, "SELECT max(attempts) FROM jobs"), 1);
+}
+
 #define T(f) cmocka_unit_test_setup(f, dbtest_clean)
 
 int main(void)
@@ -306,6 +350,7 @@ int main(void)
         T(test_queue_pool_runs_and_retries),
         T(test_queue_unknown_kind_fails_visibly),
         T(test_queue_list_active_shows_attempts),
+        T(test_queue_batch_gives_back_what_it_cannot_reach),
     };
     int failed = cmocka_run_group_tests_name("queue_sqlite", tests, dbtest_group_sqlite,
                                              dbtest_group_teardown);
