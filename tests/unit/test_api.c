@@ -14,6 +14,7 @@
 #include "core/dktime.h"
 #include "core/mem.h"
 #include "dbtest.h"
+#include "httpc.h"
 #include "store/repo.h"
 
 #define SECRET "unit-secret"
@@ -25,7 +26,6 @@ struct env {
     struct pipeline_ingest *ingest;
     struct http_server *http;
     char token_sha[DK_SHA256_HEX];
-    char base[64];
 };
 
 static struct env g;
@@ -56,7 +56,7 @@ static int start(void **state)
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
-    snprintf(g.base, sizeof(g.base), "http://127.0.0.1:%u", http_server_port(g.http));
+    httpc_port = http_server_port(g.http);
     return 0;
 }
 
@@ -69,44 +69,27 @@ static int stop(void **state)
     return 0;
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-    dk_buf_append(arg, p, size * n);
-    return size * n;
-}
-
-/* Sends a request; returns the status and leaves the body in *body (dk_buf_free). */
+/* Sends a request; returns the status and leaves the body in *out (dk_buf_free). */
 static long call(const char *method, const char *path, const char *auth, const char *sig,
                  const char *body, struct dk_buf *out)
 {
-    CURL *h = curl_easy_init();
-    char url[512], hdr_auth[128], hdr_sig[128];
-    snprintf(url, sizeof(url), "%s%s", g.base, path);
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    char hdr_auth[128], hdr_sig[128];
+    struct httpc_call c = {.method = method, .path = path, .body = body};
+    int h = 0;
+    c.headers[h++] = "Content-Type: application/json";
     if (auth != NULL) {
         snprintf(hdr_auth, sizeof(hdr_auth), "Authorization: Bearer %s", auth);
-        hdrs = curl_slist_append(hdrs, hdr_auth);
+        c.headers[h++] = hdr_auth;
     }
     if (sig != NULL) {
         snprintf(hdr_sig, sizeof(hdr_sig), "X-Hub-Signature-256: %s", sig);
-        hdrs = curl_slist_append(hdrs, hdr_sig);
+        c.headers[h++] = hdr_sig;
     }
-    dk_buf_init(out, 1u << 20);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (body != NULL) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    long status = 0;
-    if (curl_easy_perform(h) == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    return status;
+    struct httpc_resp r;
+    httpc_perform(&c, &r);
+    *out = r.body; /* handed over; the headers are not needed */
+    dk_buf_free(&r.headers);
+    return r.rc == CURLE_OK ? r.status : 0;
 }
 
 static void expect(const char *method, const char *path, const char *auth, const char *body,

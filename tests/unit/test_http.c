@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "http/http.h"
+#include "httpc.h"
 
 #include "core/dktime.h"
 #include "core/jsonh.h"
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+static struct http_server *g_srv;
 
 /* ---- handlers ---- */
 
@@ -201,155 +204,13 @@ static bool wait_idle(struct http_server *s)
     return http_server_inflight(s) == 0;
 }
 
-/* ---- the client ---- */
-
-struct resp {
-    long status;
-    long connects;
-    CURLcode rc;
-    struct dk_buf body;
-    struct dk_buf headers;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *buf)
-{
-    return dk_buf_append(buf, p, size * n) == 0 ? size * n : 0;
-}
-
-struct upload {
-    const char *data;
-    size_t len;
-    size_t pos;
-};
-
-static size_t on_read(char *p, size_t size, size_t n, void *ud)
-{
-    struct upload *u = ud;
-    size_t want = size * n;
-    /* small pieces, so that the body really arrives in several chunks */
-    want = want < 700 ? want : 700;
-    want = want < u->len - u->pos ? want : u->len - u->pos;
-    memcpy(p, u->data + u->pos, want);
-    u->pos += want;
-    return want;
-}
-
-struct call {
-    const char *method; /* NULL = GET */
-    const char *path;   /* with the query */
-    const char *headers[4];
-    const char *body;
-    size_t body_len; /* 0 = strlen(body) */
-    bool chunked;
-    uint16_t port;    /* 0 = the shared server */
-    const char *host; /* NULL = 127.0.0.1 */
-};
-
-static void resp_init(struct resp *r)
-{
-    memset(r, 0, sizeof(*r));
-    dk_buf_init(&r->body, 4u << 20);
-    dk_buf_init(&r->headers, 1u << 20);
-}
-
-static void resp_free(struct resp *r)
-{
-    dk_buf_free(&r->body);
-    dk_buf_free(&r->headers);
-}
-
-static uint16_t g_port;
-static struct http_server *g_srv;
-
-/* Prepares c for the call; list and up must outlive the transfer. */
-static struct curl_slist *prepare(CURL *c, const struct call *call, struct resp *r,
-                                  struct upload *up)
-{
-    char url[512];
-    snprintf(url, sizeof(url), "http://%s:%u%s", call->host != NULL ? call->host : "127.0.0.1",
-             (unsigned)(call->port != 0 ? call->port : g_port), call->path);
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-    for (int i = 0; i < 4 && call->headers[i] != NULL; i++) {
-        list = curl_slist_append(list, call->headers[i]);
-    }
-    const char *method = call->method != NULL ? call->method : "GET";
-    size_t body_len =
-        call->body_len != 0 || call->body == NULL ? call->body_len : strlen(call->body);
-    if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    } else if (call->chunked) {
-        up->data = call->body;
-        up->len = body_len;
-        up->pos = 0;
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, up);
-        list = curl_slist_append(list, "Transfer-Encoding: chunked");
-    } else if (call->body != NULL) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-        (strcmp(method, "POST") != 0 || call->body == NULL)) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-    return list;
-}
-
-static void finish(CURL *c, struct resp *r)
-{
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
-}
-
-static void perform_on(CURL *c, const struct call *call, struct resp *r)
-{
-    struct upload up;
-    resp_init(r);
-    struct curl_slist *list = prepare(c, call, r, &up);
-    r->rc = curl_easy_perform(c);
-    finish(c, r);
-    curl_slist_free_all(list);
-}
-
-static void perform(const struct call *call, struct resp *r)
-{
-    CURL *c = curl_easy_init();
-    perform_on(c, call, r);
-    curl_easy_cleanup(c);
-}
-
-/* The value of a response header, copied into out, or NULL. */
-static const char *header(const struct resp *r, const char *name, char *out, size_t size)
-{
-    char key[64];
-    snprintf(key, sizeof(key), "\r\n%s:", name); /* the status line comes first */
-    const char *p = r->headers.data != NULL ? strcasestr(r->headers.data, key) : NULL;
-    if (p == NULL) {
-        return NULL;
-    }
-    p += strlen(key);
-    p += strspn(p, " ");
-    snprintf(out, size, "%.*s", (int)strcspn(p, "\r\n"), p);
-    return out;
-}
-
 /* Asserts the API error format and returns nothing; code is the expected error code. */
-static void assert_error(const struct resp *r, long status, const char *code)
+static void assert_error(const struct httpc_resp *r, long status, const char *code)
 {
     char ct[128];
     assert_int_equal(r->rc, CURLE_OK);
     assert_int_equal(r->status, status);
-    assert_non_null(header(r, "Content-Type", ct, sizeof(ct)));
+    assert_non_null(httpc_header(r, "Content-Type", ct, sizeof(ct)));
     assert_string_equal(ct, "application/json");
     struct dk_err err;
     json_t *j = dk_json_parse(r->body.data, r->body.len, DK_JSON_MAX_DEPTH, &err);
@@ -368,7 +229,7 @@ static void assert_error(const struct resp *r, long status, const char *code)
 /* ---- table-driven cases ---- */
 
 struct tcase {
-    struct call call;
+    struct httpc_call call;
     long status;
     const char *code;  /* the error code (then the whole error format is checked) */
     const char *body;  /* the exact body, when not an error */
@@ -380,9 +241,9 @@ static void run_cases(const struct tcase *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct tcase *t = &cases[i];
-        struct resp r;
+        struct httpc_resp r;
         char v[128];
-        perform(&t->call, &r);
+        httpc_perform(&t->call, &r);
         if (r.status != t->status) {
             print_error("case %zu: %s %s\n", i, t->call.method ? t->call.method : "GET",
                         t->call.path);
@@ -397,16 +258,16 @@ static void run_cases(const struct tcase *cases, size_t n)
             assert_string_equal(r.body.data != NULL ? r.body.data : "", t->body);
         }
         if (t->hname != NULL) {
-            assert_non_null(header(&r, t->hname, v, sizeof(v)));
+            assert_non_null(httpc_header(&r, t->hname, v, sizeof(v)));
             assert_string_equal(v, t->hvalue);
         }
         /* every answer carries a new request id: "r" + 16 hex */
         static char last_id[32];
-        assert_non_null(header(&r, "X-Request-Id", v, sizeof(v)));
+        assert_non_null(httpc_header(&r, "X-Request-Id", v, sizeof(v)));
         assert_true(strlen(v) == 17 && v[0] == 'r' && strspn(v + 1, "0123456789abcdef") == 16);
         assert_string_not_equal(v, last_id);
         snprintf(last_id, sizeof(last_id), "%.17s", v);
-        resp_free(&r);
+        httpc_resp_free(&r);
     }
 }
 
@@ -504,10 +365,10 @@ static void test_http_json_body(void **state)
     };
     /* clang-format on */
     RUN_CASES(cases);
-    struct resp r;
-    perform(&cases[1].call, &r);
+    struct httpc_resp r;
+    httpc_perform(&cases[1].call, &r);
     assert_non_null(strstr(r.body.data, "malformed json")); /* the parser's message */
-    resp_free(&r);
+    httpc_resp_free(&r);
 }
 
 static void test_http_body_limits(void **state)
@@ -565,7 +426,7 @@ static void test_http_keep_alive(void **state)
 {
     (void)state;
     CURL *c = curl_easy_init();
-    struct resp r;
+    struct httpc_resp r;
     /* answers on MHD's first call would close the connection (Debian's MHD 0.9.75) */
     /* clang-format off */
     const struct tcase calls[] = {
@@ -590,12 +451,12 @@ static void test_http_keep_alive(void **state)
     /* clang-format on */
     size_t n = sizeof(calls) / sizeof(calls[0]);
     for (size_t i = 0; i < n; i++) {
-        perform_on(c, &calls[i].call, &r);
+        httpc_perform_on(c, &calls[i].call, &r);
         assert_int_equal(r.rc, CURLE_OK);
         assert_int_equal(r.status, calls[i].status);
         /* one connection for all but the last: every request reuses it */
         assert_int_equal(r.connects, i == 0 || i == n - 1 ? 1 : 0);
-        resp_free(&r);
+        httpc_resp_free(&r);
     }
     curl_easy_cleanup(c);
 }
@@ -662,16 +523,16 @@ static void test_http_many_suspended(void **state)
     (void)state;
     CURLM *m = curl_multi_init();
     static CURL *easy[NMANY];
-    static struct resp rs[NMANY];
-    static struct upload ups[NMANY];
+    static struct httpc_resp rs[NMANY];
+    static struct httpc_upload ups[NMANY];
     static struct curl_slist *lists[NMANY];
     static char paths[NMANY][32];
     for (int i = 0; i < NMANY; i++) {
         snprintf(paths[i], sizeof(paths[i]), "/park?i=%d", i);
-        struct call c = {.path = paths[i]};
+        struct httpc_call c = {.path = paths[i]};
         easy[i] = curl_easy_init();
-        resp_init(&rs[i]);
-        lists[i] = prepare(easy[i], &c, &rs[i], &ups[i]);
+        httpc_resp_init(&rs[i]);
+        lists[i] = httpc_prepare(easy[i], &c, &rs[i], &ups[i]);
         curl_multi_add_handle(m, easy[i]);
     }
     struct resumer res = {.srv = g_srv, .n = NMANY};
@@ -689,13 +550,13 @@ static void test_http_many_suspended(void **state)
     for (int i = 0; i < NMANY; i++) {
         char want[64];
         snprintf(want, sizeof(want), "parked %d", i);
-        finish(easy[i], &rs[i]);
+        httpc_finish(easy[i], &rs[i]);
         assert_int_equal(rs[i].status, 200);
         assert_string_equal(rs[i].body.data, want);
         curl_multi_remove_handle(m, easy[i]);
         curl_easy_cleanup(easy[i]);
         curl_slist_free_all(lists[i]);
-        resp_free(&rs[i]);
+        httpc_resp_free(&rs[i]);
     }
     curl_multi_cleanup(m);
     assert_true(wait_idle(g_srv)); /* completion may come just after the client's last byte */
@@ -707,29 +568,29 @@ static void test_http_large_header(void **state)
     static char big[20 * 1024 + 16];
     memcpy(big, "X-Big: ", 7);
     memset(big + 7, 'a', 20 * 1024);
-    struct resp r;
-    struct call c = {.path = "/ping", .headers = {big}};
-    perform(&c, &r);
+    struct httpc_resp r;
+    struct httpc_call c = {.path = "/ping", .headers = {big}};
+    httpc_perform(&c, &r);
     assert_int_equal(r.rc, CURLE_OK);
     assert_in_range(r.status, 400, 499);
-    resp_free(&r);
+    httpc_resp_free(&r);
     c.headers[0] = NULL;
-    perform(&c, &r); /* still serving */
+    httpc_perform(&c, &r); /* still serving */
     assert_int_equal(r.status, 200);
-    resp_free(&r);
+    httpc_resp_free(&r);
 }
 
 /* ---- servers of their own ---- */
 
 struct client {
-    struct call call;
-    struct resp r;
+    struct httpc_call call;
+    struct httpc_resp r;
 };
 
 static void *client_main(void *arg)
 {
     struct client *cl = arg;
-    perform(&cl->call, &cl->r);
+    httpc_perform(&cl->call, &cl->r);
     return NULL;
 }
 
@@ -744,11 +605,11 @@ static void test_http_graceful_stop(void **state)
     assert_int_equal(http_server_inflight(s), 1);
 
     http_server_quiesce(s);
-    struct resp r;
-    struct call ping = {.path = "/ping", .port = cl.call.port};
-    perform(&ping, &r);
+    struct httpc_resp r;
+    struct httpc_call ping = {.path = "/ping", .port = cl.call.port};
+    httpc_perform(&ping, &r);
     assert_int_equal(r.rc, CURLE_COULDNT_CONNECT); /* no new connections once quiesced */
-    resp_free(&r);
+    httpc_resp_free(&r);
 
     struct resumer res = {.srv = s, .n = 1, .delay_ms = 200};
     pthread_create(&tr, NULL, resumer_main, &res);
@@ -761,7 +622,7 @@ static void test_http_graceful_stop(void **state)
     assert_int_equal(cl.r.status, 200);
     assert_string_equal(cl.r.body.data, "parked 7");
     assert_true(took >= 150 && took < 4000);
-    resp_free(&cl.r);
+    httpc_resp_free(&cl.r);
 }
 
 static void test_http_stop_answers_suspended_503(void **state)
@@ -777,7 +638,7 @@ static void test_http_stop_answers_suspended_503(void **state)
     assert_true(dk_mono_ms() - t0 < 3000);
     pthread_join(tc, NULL);
     assert_error(&cl.r, 503, "unavailable");
-    resp_free(&cl.r);
+    httpc_resp_free(&cl.r);
     /* the application finishes late: its reply is dropped and the request freed */
     resume_all_parked(false);
 }
@@ -795,7 +656,7 @@ static void test_http_listen(void **state)
         assert_null(s);
     }
     char taken[64];
-    snprintf(taken, sizeof(taken), "127.0.0.1:%u", (unsigned)g_port);
+    snprintf(taken, sizeof(taken), "127.0.0.1:%u", (unsigned)httpc_port);
     struct http_config cfg = {.listen = taken, .threads = 1};
     assert_int_equal(http_server_start(&cfg, g_routes, NROUTES, &s, &err), DK_EIO);
     assert_null(s);
@@ -814,11 +675,11 @@ static void test_http_listen(void **state)
     /* an IPv6 literal (where the machine has IPv6) */
     struct http_config v6 = {.listen = "[::1]:0", .threads = 1};
     if (http_server_start(&v6, g_routes, NROUTES, &s, &err) == 0) {
-        struct resp r;
-        struct call c = {.path = "/ping", .host = "[::1]", .port = http_server_port(s)};
-        perform(&c, &r);
+        struct httpc_resp r;
+        struct httpc_call c = {.path = "/ping", .host = "[::1]", .port = http_server_port(s)};
+        httpc_perform(&c, &r);
         assert_int_equal(r.status, 200);
-        resp_free(&r);
+        httpc_resp_free(&r);
         http_server_stop(s, 1000);
     }
 }
@@ -830,7 +691,7 @@ static int group_setup(void **state)
     memset(g_big, 'x', sizeof(g_big));
     curl_global_init(CURL_GLOBAL_DEFAULT);
     g_srv = start_server();
-    g_port = http_server_port(g_srv);
+    httpc_port = http_server_port(g_srv);
     return 0;
 }
 
