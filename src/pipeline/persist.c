@@ -525,14 +525,12 @@ int pipeline_store_deliveries(struct store_conn *c, struct pipeline_input *in, s
 {
     struct store_bulk_event *ev = dk_calloc(n + 1, sizeof(*ev));
     char(*sha)[DK_SHA256_HEX] = dk_calloc(n + 1, sizeof(*sha));
-    char **payload = dk_calloc(n + 1, sizeof(*payload));
     int64_t now = dk_now_ms();
     for (size_t i = 0; i < n; i++) {
         dk_sha256_hex(in[i].body, in[i].len, sha[i]);
-        payload[i] = dk_strndup(in[i].body, in[i].len);
         ev[i] = (struct store_bulk_event){.sha256 = sha[i],
                                           .object = dk_json_str(in[i].d->root, "object"),
-                                          .payload = payload[i],
+                                          .payload = in[i].body,
                                           .items = (int)in[i].d->count,
                                           .unhandled = (int)in[i].d->unknown,
                                           .received_ms = now};
@@ -559,10 +557,6 @@ int pipeline_store_deliveries(struct store_conn *c, struct pipeline_input *in, s
         rc = pipeline_batch_flush(c, b, st, err);
     }
     pipeline_batch_free(b);
-    for (size_t i = 0; i < n; i++) {
-        dk_free(payload[i]);
-    }
-    dk_free(payload);
     dk_free(sha);
     dk_free(ev);
     return rc;

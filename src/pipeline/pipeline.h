@@ -53,7 +53,7 @@ int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,
 /* One delivery of a group commit: the raw body and its parse (borrowed), and what storing it
  * gave: the webhook event id and whether the same body was stored before. */
 struct pipeline_input {
-    const char *body;
+    const char *body; /* NUL-terminated (a body that parsed as JSON holds no NUL byte) */
     size_t len;
     const struct ig_delivery *d;
     char event_id[37];
@@ -63,8 +63,8 @@ struct pipeline_input {
 int pipeline_store_deliveries(struct store_conn *c, struct pipeline_input *in, size_t n,
                               int64_t reply_debounce_ms, struct pipeline_persist_stats *st,
                               struct dk_err *err);
-/* Parses and stores one raw delivery and flushes its batch, inside the caller's transaction
- * (used by tests); *event_id receives the webhook event id. */
+/* Parses and stores one raw (NUL-terminated) delivery and flushes its batch, inside the caller's
+ * transaction (used by tests); *event_id receives the webhook event id. */
 int pipeline_store_delivery(struct store_conn *c, const char *body, size_t len,
                             int64_t reply_debounce_ms, char event_id[37], bool *duplicate,
                             struct pipeline_persist_stats *st, struct dk_err *err);
@@ -88,9 +88,9 @@ struct pipeline_ingest_config {
 };
 
 struct pipeline_ingest *pipeline_ingest_start(const struct pipeline_ingest_config *cfg);
-/* Hands a delivery to the writers. body (raw bytes, len) and d must stay valid until done is
- * called; d's ownership stays with the caller. Returns 0, or DK_EUNAVAIL when the queue is full
- * or the ingest is stopping (done is then not called). Any thread. */
+/* Hands a delivery to the writers. body (raw bytes, len, NUL-terminated) and d must stay valid
+ * until done is called; d's ownership stays with the caller. Returns 0, or DK_EUNAVAIL when the
+ * queue is full or the ingest is stopping (done is then not called). Any thread. */
 int pipeline_ingest_submit(struct pipeline_ingest *in, const char *body, size_t len,
                            const struct ig_delivery *d, pipeline_ingest_done_fn done, void *arg,
                            struct dk_err *err);

@@ -245,15 +245,40 @@ int64_t queue_backoff_ms(int attempts)
 
 /* Where a job with a unique key would return to queued while a newer queued twin exists, the
  * twin does the work: the old one is closed as done ("superseded"). */
+#define QUEUED_TWIN                                                                                \
+    "(unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE q.unique_key = "               \
+    "jobs.unique_key AND q.status = 'queued'))"
+
 static const char REQUEUE_SQL[] =
     "UPDATE jobs SET updated_at = $3, run_at = $4, last_error = $2, status = CASE "
-    "WHEN attempts >= max_attempts THEN 'failed' "
-    "WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE q.unique_key = "
-    "jobs.unique_key AND q.status = 'queued') THEN 'done' ELSE 'queued' END, "
-    "finished_at = CASE WHEN attempts >= max_attempts OR (unique_key IS NOT NULL AND EXISTS "
-    "(SELECT 1 FROM jobs q WHERE q.unique_key = jobs.unique_key AND q.status = 'queued')) "
-    "THEN $3 ELSE finished_at END, "
+    "WHEN attempts >= max_attempts THEN 'failed' WHEN " QUEUED_TWIN " THEN 'done' "
+    "ELSE 'queued' END, "
+    "finished_at = CASE WHEN attempts >= max_attempts OR " QUEUED_TWIN " THEN $3 "
+    "ELSE finished_at END, "
     "locked_by = NULL, locked_until = NULL WHERE id = $1 AND status = 'running' AND locked_by = $5";
+
+static const char RELEASE_SQL[] =
+    "UPDATE jobs SET updated_at = $2, run_at = $2, attempts = attempts - 1, status = CASE "
+    "WHEN " QUEUED_TWIN " THEN 'done' ELSE 'queued' END, "
+    "finished_at = CASE WHEN " QUEUED_TWIN " THEN $2 ELSE finished_at END, "
+    "locked_by = NULL, locked_until = NULL "
+    "WHERE id = $1 AND status = 'running' AND locked_by = $3";
+
+/* Runs one statement in a transaction of its own. */
+static int run_alone(struct store_conn *c, const char *sql, int n, const char *const *p,
+                     struct dk_err *err)
+{
+    int rc = store_begin(c, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = store_query(c, sql, n, p, NULL, err);
+    if (rc == 0) {
+        return store_commit(c, err);
+    }
+    store_rollback(c);
+    return rc;
+}
 
 int queue_fail(struct store_conn *c, const struct queue_job *job, const char *error,
                struct dk_err *err)
@@ -264,26 +289,8 @@ int queue_fail(struct store_conn *c, const struct queue_job *job, const char *er
     I64(nows, now);
     I64(run, now + queue_backoff_ms(job->attempts));
     const char *p[] = {id, error, nows, run, job->worker};
-    int rc = store_begin(c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_query(c, REQUEUE_SQL, 5, p, NULL, err);
-    if (rc == 0) {
-        return store_commit(c, err);
-    }
-    store_rollback(c);
-    return rc;
+    return run_alone(c, REQUEUE_SQL, 5, p, err);
 }
-
-static const char RELEASE_SQL[] =
-    "UPDATE jobs SET updated_at = $2, run_at = $2, attempts = attempts - 1, status = CASE "
-    "WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE q.unique_key = "
-    "jobs.unique_key AND q.status = 'queued') THEN 'done' ELSE 'queued' END, "
-    "finished_at = CASE WHEN unique_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobs q WHERE "
-    "q.unique_key = jobs.unique_key AND q.status = 'queued') THEN $2 ELSE finished_at END, "
-    "locked_by = NULL, locked_until = NULL "
-    "WHERE id = $1 AND status = 'running' AND locked_by = $3";
 
 int queue_release(struct store_conn *c, const struct queue_job *job, struct dk_err *err)
 {
@@ -291,16 +298,7 @@ int queue_release(struct store_conn *c, const struct queue_job *job, struct dk_e
     I64(id, job->id);
     I64(now, dk_now_ms());
     const char *p[] = {id, now, job->worker};
-    int rc = store_begin(c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_query(c, RELEASE_SQL, 3, p, NULL, err);
-    if (rc == 0) {
-        return store_commit(c, err);
-    }
-    store_rollback(c);
-    return rc;
+    return run_alone(c, RELEASE_SQL, 3, p, err);
 }
 
 int queue_reclaim_expired(struct store_conn *c, int64_t now_ms, int *n, struct dk_err *err)
