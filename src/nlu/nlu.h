@@ -47,7 +47,7 @@ enum nlu_tok_kind {
 enum nlu_script { NLU_SCRIPT_OTHER = 0, NLU_SCRIPT_LATIN, NLU_SCRIPT_CYRILLIC, NLU_SCRIPT_ARABIC };
 
 /* token flags */
-#define NLU_TOKF_CAPS 0x01      /* all upper case in the input, at least two letters */
+#define NLU_TOKF_CAPS      0x01 /* all upper case in the input, at least two letters */
 #define NLU_TOKF_ELONGATED 0x02 /* a letter repeated 3+ times was squeezed: "sooo" -> "soo" */
 
 struct nlu_token {
@@ -142,8 +142,8 @@ enum nlu_ent_kind {
 };
 
 struct nlu_entity {
-    uint8_t kind; /* enum nlu_ent_kind */
-    bool pii;     /* personal data: redact before a cloud LLM */
+    uint8_t kind;        /* enum nlu_ent_kind */
+    bool pii;            /* personal data: redact before a cloud LLM */
     uint32_t start, end; /* byte span in the input */
     char value[64]; /* normalised value: "20.00", "2024-05-12", "+79991234567", "black", "XL" */
     char unit[8];   /* currency (ISO 4217: "USD", "RUB", "EUR") or unit ("pcs"); "" if none */
@@ -181,7 +181,7 @@ const char *nlu_polarity_name(enum nlu_polarity p);
 
 struct nlu_sentiment {
     enum nlu_polarity label;
-    float score;                    /* [-1, 1] */
+    float score;                   /* [-1, 1] */
     float emotions[NLU_EMO_COUNT]; /* each [0, 1] */
 };
 
@@ -190,8 +190,8 @@ struct nlu_sentiment {
  * from emotion word lists. Fills out and, when feats is not NULL, NLU_LEX_NFEAT dense
  * features (positive/negative sums, counts, last-clause score, emoji score, …) for a trained
  * model. The lexicons are built once (thread-safe) from data compiled into the binary. */
-void nlu_lexicon_scores(const struct nlu_tokens *toks, enum nlu_lang lang,
-                        struct nlu_stemmer *st, struct nlu_sentiment *out, float *feats);
+void nlu_lexicon_scores(const struct nlu_tokens *toks, enum nlu_lang lang, struct nlu_stemmer *st,
+                        struct nlu_sentiment *out, float *feats);
 
 /* ---- datasets (dataset.c) ---- */
 
@@ -209,8 +209,7 @@ struct nlu_dataset {
 void nlu_dataset_init(struct nlu_dataset *d);
 void nlu_dataset_free(struct nlu_dataset *d);
 /* Copies text and label in. DK_EINVAL on invalid UTF-8 or empty label. */
-int nlu_dataset_add(struct nlu_dataset *d, const char *text, const char *label,
-                    struct dk_err *err);
+int nlu_dataset_add(struct nlu_dataset *d, const char *text, const char *label, struct dk_err *err);
 
 /* Loads examples from a file, appending to d. Formats, by content: JSONL (one
  * {"text": …, "label": …} per line; "intent" is accepted for "label"), CSV with a header that
@@ -317,10 +316,10 @@ struct nlu_eval {
     double macro_precision;  /* macro averages over the gold classes ("oos" left out for */
     double macro_recall;     /* intents; every label counts for sentiment) */
     double macro_f1;
-    size_t n_oos;       /* gold "oos" examples */
-    double oos_recall;  /* among them, predicted "oos"; -1 when there are none */
-    double us_per_msg;  /* wall time of one classification, tokenising included */
-    size_t nclasses;    /* gold labels, sorted; "oos" included (not in the macro averages) */
+    size_t n_oos;      /* gold "oos" examples */
+    double oos_recall; /* among them, predicted "oos"; -1 when there are none */
+    double us_per_msg; /* wall time of one classification, tokenising included */
+    size_t nclasses;   /* gold labels, sorted; "oos" included (not in the macro averages) */
     struct nlu_eval_class *per_class;
     size_t nconfused; /* most frequent (gold, predicted) errors, most frequent first */
     struct nlu_eval_pair confused[NLU_EVAL_CONFUSED];
@@ -333,8 +332,8 @@ struct nlu_eval {
 int nlu_evaluate(const struct nlu_model *m, enum nlu_task task, const struct nlu_dataset *d,
                  struct nlu_eval *out, struct dk_err *err);
 /* The metrics of predictions pred[i] against gold[i] (no timing). */
-int nlu_eval_labels(enum nlu_task task, const char *const *gold, const char *const *pred,
-                    size_t n, struct nlu_eval *out, struct dk_err *err);
+int nlu_eval_labels(enum nlu_task task, const char *const *gold, const char *const *pred, size_t n,
+                    struct nlu_eval *out, struct dk_err *err);
 /* A human-readable report: the summary, a per-class table, the confused pairs. */
 void nlu_eval_print(const struct nlu_eval *e, FILE *f);
 /* New JSON object: {n, accuracy, inscope_accuracy, macro_precision, macro_recall, macro_f1,
