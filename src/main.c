@@ -24,6 +24,9 @@ static void usage(FILE *out)
             "                      creates an API token and prints it once\n"
             "  replay EVENT_ID     processes a stored webhook delivery again (idempotent)\n"
             "  sign FILE|-         prints the X-Hub-Signature-256 value for a webhook body\n"
+            "  nlu train|eval|analyze …\n"
+            "                      the local NLU: train and evaluate models, analyse a text\n"
+            "                      (direkt nlu for the options)\n"
             "  config              prints the settings in force (secrets hidden)\n"
             "  version\n"
             "\n"
@@ -103,6 +106,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "sign") == 0) {
         return app_cmd_sign(&cfg, argc > 2 ? argv[2] : NULL);
+    }
+    if (strcmp(cmd, "nlu") == 0) {
+        return app_cmd_nlu(&cfg, argc, argv);
     }
     if (strcmp(cmd, "config") == 0) {
         app_config_print(&cfg);

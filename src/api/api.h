@@ -18,6 +18,7 @@
 struct api_ctx {
     struct store *store;
     struct pipeline_ingest *ingest;  /* NULL when this process does not take webhooks */
+    struct pipeline_nlu *nlu;        /* the intent model in use */
     const char *app_secret;          /* signs webhooks (configured or generated) */
     const char *verify_token;        /* IG_VERIFY_TOKEN or NULL */
     const char *static_token_sha256; /* hash of DIREKT_API_TOKEN or NULL */
@@ -56,5 +57,13 @@ void api_user_profile(struct http_req *req);
 void api_user_preferences_put(struct http_req *req);
 void api_user_conversation_history(struct http_req *req);
 void api_agent_tasks_active(struct http_req *req);
+void api_ai_analyze_sentiment(struct http_req *req);
+void api_ai_extract_intent(struct http_req *req);
+void api_intents_list(struct http_req *req);
+void api_intent_create(struct http_req *req);
+void api_intent_get(struct http_req *req);
+void api_intent_delete(struct http_req *req);
+void api_intent_examples_add(struct http_req *req);
+void api_intent_example_delete(struct http_req *req);
 
 #endif

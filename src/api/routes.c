@@ -21,6 +21,19 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/api/v1/users/{id}/conversation-history", api_user_conversation_history, HTTP_AUTH,
      0},
     {HTTP_GET, "/api/v1/agent/tasks/active", api_agent_tasks_active, HTTP_AUTH, 0},
+    /* the text limit (64 KiB) is checked by the handlers; the body may carry JSON escapes */
+    {HTTP_POST, "/api/v1/ai/analyze-sentiment", api_ai_analyze_sentiment, HTTP_AUTH | HTTP_JSON,
+     512 * KIB},
+    {HTTP_POST, "/api/v1/ai/extract-intent", api_ai_extract_intent, HTTP_AUTH | HTTP_JSON,
+     512 * KIB},
+    {HTTP_GET, "/api/v1/ai/intents", api_intents_list, HTTP_AUTH, 0},
+    {HTTP_POST, "/api/v1/ai/intents", api_intent_create, HTTP_AUTH | HTTP_JSON, 1024 * KIB},
+    {HTTP_GET, "/api/v1/ai/intents/{name}", api_intent_get, HTTP_AUTH, 0},
+    {HTTP_DELETE, "/api/v1/ai/intents/{name}", api_intent_delete, HTTP_AUTH, 0},
+    {HTTP_POST, "/api/v1/ai/intents/{name}/examples", api_intent_examples_add,
+     HTTP_AUTH | HTTP_JSON, 1024 * KIB},
+    {HTTP_DELETE, "/api/v1/ai/intents/{name}/examples/{id}", api_intent_example_delete, HTTP_AUTH,
+     0},
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

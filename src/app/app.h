@@ -32,5 +32,7 @@ int app_cmd_migrate(const struct app_config *cfg);
 int app_cmd_token_create(const struct app_config *cfg, const char *name);
 int app_cmd_replay(const struct app_config *cfg, const char *event_id);
 int app_cmd_sign(const struct app_config *cfg, const char *path);
+/* direkt nlu train|eval|analyze … (argv[2] is the subcommand). */
+int app_cmd_nlu(const struct app_config *cfg, int argc, char **argv);
 
 #endif

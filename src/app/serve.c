@@ -24,6 +24,7 @@
 
 static const struct queue_kind JOB_KINDS[] = {
     {PIPELINE_JOB_REPLY, pipeline_reply_job},
+    {PIPELINE_JOB_NLU_TRAIN, pipeline_nlu_train_job},
 };
 
 struct store *app_open_store(const struct app_config *cfg, bool migrate)
@@ -105,7 +106,14 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
     }
     char name[128];
     worker_name(name, sizeof(name));
-    struct pipeline_reply_ctx reply_ctx = {.responder = responder};
+    /* train the built-in intent model now, not on the first message */
+    int64_t t0 = dk_now_ms();
+    const struct nlu_model *dflt = nlu_default_intent_model();
+    DK_INFO("built-in intent model ready: %zu intents, %zu examples, %lld ms",
+            nlu_model_nlabels(dflt), nlu_default_intent_examples()->n,
+            (long long)(dk_now_ms() - t0));
+    struct pipeline_nlu *nlu = pipeline_nlu_new(s);
+    struct pipeline_reply_ctx reply_ctx = {.responder = responder, .nlu = nlu};
     const char *delay = getenv("DIREKT_TEST_REPLY_DELAY_MS");
     if (delay != NULL) {
         reply_ctx.test_delay_ms = strtoll(delay, NULL, 10);
@@ -128,7 +136,7 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
     }
 
     struct api_ctx actx = {
-        .store = s, .verify_token = cfg->ig_verify_token, .started_ms = dk_now_ms()};
+        .store = s, .nlu = nlu, .verify_token = cfg->ig_verify_token, .started_ms = dk_now_ms()};
     char *secret = NULL;
     char token_sha[DK_SHA256_HEX];
     struct http_server *http = NULL;
@@ -190,6 +198,7 @@ stop:
     queue_pool_stop(pool);
     queue_scheduler_stop(sched);
     pipeline_responder_free(responder);
+    pipeline_nlu_free(nlu);
     dk_free(secret);
     store_close(s);
     if (code == 0) {

@@ -2,6 +2,7 @@
 #include "core/crypto.h"
 #include "core/dktime.h"
 #include "core/log.h"
+#include "core/mem.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void to_hex(const unsigned char *d, size_t n, char *out)
 {
@@ -103,4 +105,31 @@ void dk_token_generate(char out[48])
         out[4 + i] = alphabet[r[i] & 63];
     }
     out[44] = '\0';
+}
+
+char *dk_base64_encode(const void *data, size_t len)
+{
+    DK_ASSERT(len < ((size_t)1 << 30));
+    char *out = dk_malloc(4 * ((len + 2) / 3) + 1);
+    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    out[n] = '\0';
+    return out;
+}
+
+void *dk_base64_decode(const char *text, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n % 4 != 0 || n >= ((size_t)1 << 30)) {
+        return NULL;
+    }
+    unsigned char *out = dk_malloc(n / 4 * 3 + 1);
+    int m = n > 0 ? EVP_DecodeBlock(out, (const unsigned char *)text, (int)n) : 0;
+    if (m < 0) {
+        dk_free(out);
+        return NULL;
+    }
+    /* EVP_DecodeBlock counts the padding as zero bytes */
+    size_t pad = n >= 2 && text[n - 1] == '=' ? (text[n - 2] == '=' ? 2 : 1) : 0;
+    *len = (size_t)m - pad;
+    return out;
 }

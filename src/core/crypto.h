@@ -25,4 +25,10 @@ void dk_uuid_v7(char out[37]);
 /* A new API token: "dkt_" + 40 url-safe random chars, into out[48]. */
 void dk_token_generate(char out[48]);
 
+/* Standard base64 (RFC 4648, padded) of data, NUL-terminated; caller frees with dk_free. */
+char *dk_base64_encode(const void *data, size_t len);
+/* Decodes standard padded base64 (no whitespace). Returns the bytes (caller frees with dk_free)
+ * and their length in *len, or NULL when text is not valid base64. */
+void *dk_base64_decode(const char *text, size_t *len);
+
 #endif

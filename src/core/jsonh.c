@@ -99,7 +99,7 @@ bool dk_json_bool(const json_t *obj, const char *key)
 
 char *dk_json_dump(const json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
     if (s == NULL) {
         return dk_strdup("null");
     }

@@ -171,7 +171,8 @@ void http_reply_json(struct http_req *req, int status, json_t *j)
     }
     struct dk_buf b;
     dk_buf_init(&b, HTTP_MAX_REPLY);
-    int rc = json_dump_callback(j, dump_to_buf, &b, JSON_COMPACT | JSON_ENCODE_ANY);
+    int rc = json_dump_callback(j, dump_to_buf, &b,
+                                JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
     json_decref(j);
     if (rc != 0) {
         dk_buf_free(&b);

@@ -4,7 +4,8 @@
  *   ingest.c    webhook deliveries → group commit (many deliveries, one durable transaction)
  *   persist.c   one delivery's events → users, conversations, messages, events, reply jobs
  *   reply.c     the reply job: load → decide → understand → generate → store → update context
- *   responder.c the built-in local responder (keywords + templates, English and Russian)
+ *   understand.c the local NLU in the lifecycle: the intent model in use, retraining
+ *   responder.c the built-in local responder (templates per intent, English and Russian)
  *
  * Later issues replace or add steps (NLU, LLM providers, sending) without changing the spine.
  */
@@ -16,6 +17,7 @@
 
 #include "core/err.h"
 #include "instagram/instagram.h"
+#include "nlu/nlu.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -99,14 +101,10 @@ void pipeline_ingest_stop(struct pipeline_ingest *in);
 
 /* ---- responder (built-in, local) ---- */
 struct pipeline_responder;
-/* Loads templates and keywords from path, or the built-in default when path is NULL.
+/* Loads templates from path, or the built-in default when path is NULL.
  * NULL with err (naming the file and the problem) on failure. */
 struct pipeline_responder *pipeline_responder_load(const char *path, struct dk_err *err);
 void pipeline_responder_free(struct pipeline_responder *r);
-/* The intent of a text by keywords ("greeting", "thanks", "price", "delivery", or "other") and
- * its language ("ru" when it has Cyrillic letters, else "en"). */
-const char *pipeline_responder_intent(const struct pipeline_responder *r, const char *text);
-const char *pipeline_responder_language(const char *text);
 /* How strongly an intent answers a burst of messages: 0 for "other", higher for more specific
  * intents (the responder's own order). */
 int pipeline_responder_priority(const char *intent);
@@ -117,6 +115,7 @@ const char *pipeline_responder_reply(const struct pipeline_responder *r, const c
 /* ---- the reply job ---- */
 struct pipeline_reply_ctx {
     const struct pipeline_responder *responder;
+    struct pipeline_nlu *nlu;
     int64_t test_delay_ms; /* test hook: sleep inside the job's transaction */
 };
 /* queue_handler_fn for kind "reply"; ctx is a struct pipeline_reply_ctx. */
@@ -124,5 +123,36 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
                        struct dk_err *err);
 
 #define PIPELINE_JOB_REPLY "reply"
+
+/* ---- understand: the NLU in the lifecycle (understand.c) ---- */
+/* The intent model in use, shared by every thread of a process and swapped atomically when a
+ * newer trained version is ready in the database. */
+struct pipeline_nlu;
+struct pipeline_nlu_model; /* a counted reference to one model version */
+/* s (may be NULL) serves the checks of callers that pass no connection. */
+struct pipeline_nlu *pipeline_nlu_new(struct store *s);
+void pipeline_nlu_free(struct pipeline_nlu *h);
+/* A reference to the model in use (release with pipeline_nlu_release). At most once a second
+ * it first looks for a newer ready model (through c, or a connection of the holder's store when
+ * c is NULL) and loads it; a failure to load is logged and the old model stays. Any thread. */
+struct pipeline_nlu_model *pipeline_nlu_acquire(struct pipeline_nlu *h, struct store_conn *c);
+void pipeline_nlu_release(struct pipeline_nlu_model *r);
+const struct nlu_model *pipeline_nlu_model_get(const struct pipeline_nlu_model *r);
+/* nlu_models.id of the version, 0 for the built-in model. */
+int64_t pipeline_nlu_model_version(const struct pipeline_nlu_model *r);
+/* This thread's NLU scratch context (created on first use, freed when the thread ends). */
+struct nlu_ctx *pipeline_nlu_thread_ctx(void);
+/* The examples a retraining uses: the built-in ones of enabled intents plus the business's. */
+int pipeline_nlu_training_set(struct store_conn *c, struct nlu_dataset *out, struct dk_err *err);
+/* Trains on that set and stores the result as a new model version (ready, or failed with the
+ * reason) in the caller's transaction; *version is its id. */
+int pipeline_nlu_retrain(struct store_conn *c, int64_t *version, struct dk_err *err);
+/* Queues a retraining (one at a time) in the caller's transaction. */
+int pipeline_nlu_schedule_retrain(struct store_conn *c, struct dk_err *err);
+/* queue_handler_fn for kind "nlu_train". */
+int pipeline_nlu_train_job(void *ctx, struct store_conn *c, const struct queue_job *job,
+                           struct dk_err *err);
+
+#define PIPELINE_JOB_NLU_TRAIN "nlu_train"
 
 #endif

@@ -18,12 +18,18 @@
 #include "core/mem.h"
 #include "store/repo.h"
 
+/* Below this confidence a message's intent is not acted on (it is still stored). */
+#define MIN_CONFIDENCE 0.5f
+/* The bot stays silent on a burst only when every message is spam with this confidence. */
+#define SPAM_CONFIDENCE 0.9f
+
 struct reply_state {
     struct store_conversation conv;
-    json_t *context;  /* the conversation's context, updated and written back */
-    json_t *messages; /* the customer messages this reply answers, oldest first */
-    const char *skip; /* why the bot does not answer, or NULL */
-    const char *intent;
+    json_t *context;    /* the conversation's context, updated and written back */
+    json_t *messages;   /* the customer messages this reply answers, oldest first */
+    const char *skip;   /* why the bot does not answer, or NULL */
+    const char *intent; /* points into intent_buf once understood */
+    char intent_buf[72];
     const char *lang;
     const char *text; /* the reply */
     char reply_id[STORE_ID_LEN];
@@ -62,10 +68,34 @@ static void decide(struct reply_state *s, int64_t now)
     }
 }
 
-/* The intent of each message (stored on it) and of the burst as a whole: the most specific
- * intent among the messages, in the responder's priority order. */
-static int understand(struct store_conn *c, const struct pipeline_responder *r,
-                      struct reply_state *s, struct dk_err *err)
+/* What the NLU understood of one message, stored on its row. */
+static int store_analysis(struct store_conn *c, const char *id, const struct nlu_result *res,
+                          const char *text, size_t len, int64_t version, struct dk_err *err)
+{
+    json_t *full = nlu_result_json(res, text, len);
+    json_t *ents = json_incref(json_object_get(full, "entities"));
+    json_object_del(full, "entities");
+    json_object_set_new(full, "model_version", json_integer(version));
+    char *ents_text = dk_json_dump(ents);
+    char *nlu_text = dk_json_dump(full);
+    struct store_nlu_fields f = {.intent = res->intent.label,
+                                 .confidence = res->intent.confidence,
+                                 .sentiment = nlu_polarity_name(res->sentiment.label),
+                                 .entities_json = ents_text,
+                                 .nlu_json = nlu_text};
+    int rc = store_nlu_message_set(c, id, &f, err);
+    dk_free(ents_text);
+    dk_free(nlu_text);
+    json_decref(ents);
+    json_decref(full);
+    return rc;
+}
+
+/* The intent of each message (analysed by the local NLU and stored on its row) and of the
+ * burst as a whole: the most specific intent among the messages, in the responder's priority
+ * order; out-of-scope messages count as "other". */
+static int understand(struct store_conn *c, struct pipeline_nlu *nlu, struct reply_state *s,
+                      struct dk_err *err)
 {
     int best = -1;
     s->intent = "other";
@@ -73,27 +103,58 @@ static int understand(struct store_conn *c, const struct pipeline_responder *r,
      * a photo has no text), else English */
     const char *known = dk_json_str(s->context, "language");
     s->lang = known != NULL && strcmp(known, "ru") == 0 ? "ru" : "en";
+    struct pipeline_nlu_model *ref = pipeline_nlu_acquire(nlu, c);
+    struct nlu_ctx *ctx = pipeline_nlu_thread_ctx();
+    int rc = 0;
+    bool only_spam = true;
     size_t i;
     json_t *m;
     json_array_foreach(s->messages, i, m)
     {
         const char *text = dk_json_str(m, "content");
-        const char *intent = pipeline_responder_intent(r, text);
-        if (text != NULL) {
-            s->lang = pipeline_responder_language(text);
+        if (text == NULL || *text == '\0') {
+            only_spam = false;
+            continue;
         }
+        struct nlu_result res;
+        struct dk_err nerr = {0};
+        size_t len = strlen(text);
+        if (nlu_analyze(ctx, pipeline_nlu_model_get(ref), NULL, text, len, &res, &nerr) != 0) {
+            /* stored text that the NLU refuses (too long): answer it as "other" */
+            DK_WARN("message %s not analysed: %s", dk_json_str(m, "id"), nerr.msg);
+            only_spam = false;
+            continue;
+        }
+        /* an unsure answer is no answer: such messages get the hand-over */
+        const char *intent =
+            res.intent.oos || res.intent.confidence < MIN_CONFIDENCE ? "other" : res.intent.label;
+        if (res.lang.lang == NLU_LANG_RU || res.lang.lang == NLU_LANG_UK) {
+            s->lang = "ru";
+        } else if (res.lang.lang != NLU_LANG_UNKNOWN) {
+            s->lang = "en";
+        }
+        only_spam =
+            only_spam && strcmp(intent, "spam") == 0 && res.intent.confidence >= SPAM_CONFIDENCE;
         int score = pipeline_responder_priority(intent);
         if (score > best) {
             best = score;
             s->intent = intent;
         }
-        const char *p[] = {dk_json_str(m, "id"), intent};
-        int rc = store_query(c, "UPDATE messages SET intent = $2 WHERE id = $1", 2, p, NULL, err);
+        rc = store_analysis(c, dk_json_str(m, "id"), &res, text, len,
+                            pipeline_nlu_model_version(ref), err);
         if (rc != 0) {
-            return rc;
+            break;
         }
     }
-    return 0;
+    if (rc == 0 && only_spam && json_array_size(s->messages) > 0 && s->skip == NULL) {
+        s->skip = "spam";
+        s->intent = "spam";
+    }
+    /* the burst's intent is a label of the model: keep a copy past the release below */
+    snprintf(s->intent_buf, sizeof(s->intent_buf), "%s", s->intent);
+    s->intent = s->intent_buf;
+    pipeline_nlu_release(ref);
+    return rc;
 }
 
 static void generate(const struct pipeline_responder *r, struct reply_state *s)
@@ -180,7 +241,7 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
     }
     if (rc == 0 && json_array_size(s.messages) > 0) {
         decide(&s, now);
-        rc = understand(c, rctx->responder, &s, err);
+        rc = understand(c, rctx->nlu, &s, err);
         if (rc == 0 && s.skip == NULL) {
             generate(rctx->responder, &s);
             rc = store_reply(c, &s, now, err);

@@ -149,11 +149,11 @@ int store_message_conversation(struct store_conn *c, const char *mid, char conv_
 #define MSG_COLS                                                                                   \
     "SELECT m.id, m.conversation_id, m.instagram_mid, m.sender_type, m.message_type, m.content, "  \
     "m.metadata, m.intent, m.sentiment, m.ai_confidence, m.status, m.status_reason, "              \
-    "m.reply_to_mid, m.edited_at, m.deleted_at, m.created_at FROM messages m "
+    "m.reply_to_mid, m.edited_at, m.deleted_at, m.created_at, m.entities, m.nlu FROM messages m "
 #define MSG_SPEC                                                                                   \
     "id:s conversation_id:s instagram_mid:s sender_type:s message_type:s content:s metadata:j "    \
     "intent:s sentiment:s ai_confidence:f status:s status_reason:s reply_to_mid:s edited_at:t "    \
-    "deleted_at:t created_at:t"
+    "deleted_at:t created_at:t entities:j nlu:j"
 
 static int history(struct store_conn *c, const char *sql, const char *key, const char *cursor,
                    int limit, json_t **out, char **next_cursor, struct dk_err *err)

@@ -207,4 +207,58 @@ int store_cursor_parse(const char *cursor, char **ts, char **id, struct dk_err *
 json_t *store_page(const struct store_res *r, int limit, const char *spec, size_t ts_col,
                    char **next_cursor);
 
+/* ---- nlu: message analysis, the business's intents and examples, trained models (nlu.c) ---- */
+struct store_nlu_fields {
+    const char *intent;
+    double confidence;
+    const char *sentiment;
+    const char *entities_json; /* JSON array */
+    const char *nlu_json;      /* JSON object: language, sentiment score, emotions, top intents */
+};
+/* Stores what the NLU understood of a message. */
+int store_nlu_message_set(struct store_conn *c, const char *id, const struct store_nlu_fields *f,
+                          struct dk_err *err);
+/* Intent rows ({name, description, builtin, enabled, examples, created_at, updated_at}), as a
+ * new JSON array, by name. */
+int store_nlu_intent_list(struct store_conn *c, json_t **out, struct dk_err *err);
+/* One intent row (new) or *out = NULL when there is none. */
+int store_nlu_intent_get(struct store_conn *c, const char *name, json_t **out, struct dk_err *err);
+/* Creates or updates an intent row (a NULL description keeps the old one). */
+int store_nlu_intent_put(struct store_conn *c, const char *name, const char *description,
+                         bool builtin, bool enabled, int64_t now_ms, struct dk_err *err);
+/* Deletes an intent row and its examples. */
+int store_nlu_intent_delete(struct store_conn *c, const char *name, struct dk_err *err);
+/* Adds an example; *out is the new row {id, text, created_at} or NULL when it was there. */
+int store_nlu_example_add(struct store_conn *c, const char *intent, const char *text,
+                          int64_t now_ms, json_t **out, struct dk_err *err);
+int store_nlu_example_delete(struct store_conn *c, const char *intent, int64_t id, bool *found,
+                             struct dk_err *err);
+/* The intent's examples, oldest first, at most limit ({id, text, created_at}, new array). */
+int store_nlu_example_list(struct store_conn *c, const char *intent, int limit, json_t **out,
+                           struct dk_err *err);
+/* What a retraining uses: examples of enabled intents as [[text, intent], …] and the names of
+ * switched-off intents (both new arrays). */
+int store_nlu_training_set(struct store_conn *c, json_t **examples, json_t **disabled,
+                           struct dk_err *err);
+struct store_nlu_model {
+    const char *task;   /* "intent" */
+    const char *status; /* "ready" or "failed" */
+    int64_t examples;
+    int64_t labels;
+    const char *model_b64; /* NULL when failed */
+    const char *metrics_json;
+    const char *error;
+    int64_t train_ms;
+    int64_t created_ms;
+};
+int store_nlu_model_insert(struct store_conn *c, const struct store_nlu_model *m, int64_t *id,
+                           struct dk_err *err);
+/* The newest ready model of task: *id (0 when none) and, when model_b64 is not NULL, its bytes
+ * in base64 (caller frees with dk_free; NULL when none). */
+int store_nlu_model_latest(struct store_conn *c, const char *task, int64_t *id, char **model_b64,
+                           struct dk_err *err);
+/* The newest model row of task, ready or failed, without the bytes (new) or NULL. */
+int store_nlu_model_status(struct store_conn *c, const char *task, json_t **out,
+                           struct dk_err *err);
+
 #endif

@@ -64,11 +64,12 @@ int dbtest_clean(void **state)
         fprintf(stderr, "dbtest: %s\n", err.msg);
         return -1;
     }
-    static const char *const deletes[] = {"DELETE FROM message_events", "DELETE FROM messages",
-                                          "DELETE FROM conversations",  "DELETE FROM users",
-                                          "DELETE FROM jobs",           "DELETE FROM leases",
-                                          "DELETE FROM webhook_events", "DELETE FROM api_tokens",
-                                          "DELETE FROM settings",       "DELETE FROM agent_plans"};
+    static const char *const deletes[] = {
+        "DELETE FROM message_events", "DELETE FROM messages",     "DELETE FROM conversations",
+        "DELETE FROM users",          "DELETE FROM jobs",         "DELETE FROM leases",
+        "DELETE FROM webhook_events", "DELETE FROM api_tokens",   "DELETE FROM settings",
+        "DELETE FROM agent_plans",    "DELETE FROM nlu_examples", "DELETE FROM nlu_intents",
+        "DELETE FROM nlu_models"};
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         if (store_query(c, deletes[i], 0, NULL, NULL, &err) != 0) {
             fprintf(stderr, "dbtest: %s\n", err.msg);

@@ -187,6 +187,38 @@ static void test_core_log_configure_validates(void **state)
     assert_int_equal(dk_log_configure("info"), 0);
 }
 
+static void test_core_base64_round_trips(void **state)
+{
+    (void)state;
+    /* RFC 4648 section 10 vectors */
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        char *e = dk_base64_encode(plain[i], strlen(plain[i]));
+        assert_string_equal(e, coded[i]);
+        size_t n = 99;
+        char *d = dk_base64_decode(e, &n);
+        assert_non_null(d);
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(d, plain[i], n);
+        dk_free(d);
+        dk_free(e);
+    }
+    unsigned char bin[256];
+    for (int i = 0; i < 256; i++) {
+        bin[i] = (unsigned char)(255 - i);
+    }
+    char *e = dk_base64_encode(bin, sizeof(bin));
+    size_t n = 0;
+    unsigned char *d = dk_base64_decode(e, &n);
+    assert_int_equal(n, sizeof(bin));
+    assert_memory_equal(d, bin, n);
+    dk_free(d);
+    dk_free(e);
+    assert_null(dk_base64_decode("Zm9", &n));  /* not a multiple of 4 */
+    assert_null(dk_base64_decode("Zm9*", &n)); /* not in the alphabet */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_core_uuid_v7_is_ordered),
         cmocka_unit_test(test_core_json_parse_is_bounded),
         cmocka_unit_test(test_core_log_configure_validates),
+        cmocka_unit_test(test_core_base64_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

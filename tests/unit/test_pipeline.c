@@ -129,34 +129,33 @@ static void test_pipeline_persist_attachments_metadata(void **state)
                      1);
 }
 
-static void test_pipeline_responder_intents(void **state)
+static void test_pipeline_responder_templates(void **state)
 {
     (void)state;
     struct dk_err err = {0};
     struct pipeline_responder *r = pipeline_responder_load(NULL, &err);
     assert_non_null(r);
-    struct {
-        const char *text, *intent, *lang;
-    } cases[] = {
-        {"Hi! How much is the linen dress in size S?", "price", "en"},
-        {"hello", "greeting", "en"},
-        {"this is great", "other", "en"}, /* "hi" inside "this" is no greeting */
-        {"Thank you so much!", "thanks", "en"},
-        {"Здравствуйте! А доставка в Казань есть? 🙏😊", "delivery", "ru"},
-        {"Спасибо, получила заказ!", "thanks", "ru"},
-        {"СКОЛЬКО СТОИТ?", "price", "ru"},
-        /* "how much" about delivery is a delivery question */
-        {"Добрый день! Сколько стоит доставка в Казань?", "delivery", "ru"},
-        {"is the black bag still available?", "other", "en"},
-        {"", "other", "en"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_string_equal(pipeline_responder_intent(r, cases[i].text), cases[i].intent);
-        assert_string_equal(pipeline_responder_language(cases[i].text), cases[i].lang);
+    /* every built-in intent but spam and other has its own template in both languages */
+    const struct nlu_dataset *d = nlu_default_intent_examples();
+    const char *handover = pipeline_responder_reply(r, "handover", "en");
+    for (size_t i = 0; i < d->n; i++) {
+        const char *label = d->v[i].label;
+        if (strcmp(label, "spam") == 0 || strcmp(label, "other") == 0) {
+            continue;
+        }
+        assert_ptr_not_equal(pipeline_responder_reply(r, label, "en"), handover);
+        assert_ptr_not_equal(pipeline_responder_reply(r, label, "ru"),
+                             pipeline_responder_reply(r, label, "en"));
     }
     assert_non_null(strstr(pipeline_responder_reply(r, "thanks", "ru"), "Пожалуйста"));
     assert_non_null(strstr(pipeline_responder_reply(r, "other", "en"), "team"));
     assert_non_null(strstr(pipeline_responder_reply(r, "greeting", "de"), "Hi"));
+    /* the more specific question wins over a greeting; unknown intents rank above other */
+    assert_true(pipeline_responder_priority("delivery") > pipeline_responder_priority("greeting"));
+    assert_true(pipeline_responder_priority("complaint") > pipeline_responder_priority("price"));
+    assert_true(pipeline_responder_priority("my_intent") > pipeline_responder_priority("other"));
+    assert_int_equal(pipeline_responder_priority("spam"), 0);
+    assert_int_equal(pipeline_responder_priority(NLU_OOS_LABEL), 0);
     pipeline_responder_free(r);
 }
 
@@ -167,7 +166,7 @@ static void test_pipeline_responder_rejects_bad_file(void **state)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    fputs("{\"templates\": {}, \"keywords\": {}}", f);
+    fputs("{\"templates\": {}}", f);
     fclose(f);
     struct dk_err err = {0};
     assert_null(pipeline_responder_load(path, &err));
@@ -184,7 +183,8 @@ static void test_pipeline_responder_rejects_bad_file(void **state)
 /* Runs every due reply job once, as a worker would. Returns how many ran. */
 static int run_reply_jobs(struct store *s, const struct pipeline_responder *r)
 {
-    struct pipeline_reply_ctx ctx = {.responder = r};
+    struct pipeline_nlu *nlu = pipeline_nlu_new(NULL);
+    struct pipeline_reply_ctx ctx = {.responder = r, .nlu = nlu};
     struct dk_err err = {0};
     struct store_conn *c = store_acquire(s, &err);
     assert_non_null(c);
@@ -212,6 +212,7 @@ static int run_reply_jobs(struct store *s, const struct pipeline_responder *r)
         n++;
     }
     store_release(c);
+    pipeline_nlu_free(nlu);
     return n;
 }
 
@@ -238,6 +239,21 @@ static void test_pipeline_reply_job_answers_once(void **state)
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM conversations WHERE "
                                           "CAST(context ->> 'bot_replies' AS INTEGER) = 1"),
                      2);
+    /* every customer message carries what the NLU understood of it */
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM messages WHERE sender_type = "
+                                          "'user' AND intent IS NOT NULL AND ai_confidence > 0 "
+                                          "AND sentiment IS NOT NULL AND nlu IS NOT NULL"),
+                     3);
+    assert_int_equal(dbtest_int1(t->store,
+                                 "SELECT count(*) FROM messages WHERE content = $1 AND intent = "
+                                 "'availability' AND CAST(entities AS TEXT) LIKE '%black%'",
+                                 "is the black bag still available?"),
+                     1);
+    /* the English burst ("hello", then the availability question) is answered as the more
+     * specific of its intents */
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM messages WHERE sender_type = 'bot' "
+                                          "AND intent = 'availability'"),
+                     1);
     /* nothing left: running again answers nothing */
     assert_int_equal(run_reply_jobs(t->store, r), 0);
     pipeline_responder_free(r);
@@ -405,7 +421,7 @@ static void test_pipeline_ingest_database_down_stores_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest plain[] = {
-        cmocka_unit_test(test_pipeline_responder_intents),
+        cmocka_unit_test(test_pipeline_responder_templates),
         cmocka_unit_test(test_pipeline_responder_rejects_bad_file),
     };
     const struct CMUnitTest db[] = {

@@ -362,6 +362,85 @@ static void test_store_repo_bulk_matches_single_rows(void **state)
     store_release(c);
 }
 
+static void test_store_repo_nlu(void **state)
+{
+    struct dbtest *t = *state;
+    struct dk_err err = {0};
+    struct store_conn *c = store_acquire(t->store, &err);
+    assert_non_null(c);
+    int64_t now = dk_now_ms();
+    /* intents: a business's own and a switched-off built-in one */
+    assert_int_equal(store_nlu_intent_put(c, "gift_card", "vouchers", false, true, now, &err), 0);
+    assert_int_equal(store_nlu_intent_put(c, "spam", NULL, true, false, now, &err), 0);
+    json_t *row = NULL, *list = NULL;
+    assert_int_equal(store_nlu_example_add(c, "gift_card", "gift card?", now, &row, &err), 0);
+    assert_non_null(row);
+    int64_t ex = json_integer_value(json_object_get(row, "id"));
+    json_decref(row);
+    assert_int_equal(store_nlu_example_add(c, "gift_card", "gift card?", now, &row, &err), 0);
+    assert_null(row); /* a duplicate is not added */
+    assert_int_equal(store_nlu_example_add(c, "spam", "buy followers", now, &row, &err), 0);
+    json_decref(row);
+    assert_int_equal(store_nlu_intent_list(c, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 2);
+    json_t *gift = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(gift, "name")), "gift_card");
+    assert_true(json_is_true(json_object_get(gift, "enabled")));
+    assert_false(json_is_true(json_object_get(gift, "builtin")));
+    assert_int_equal(json_integer_value(json_object_get(gift, "examples")), 1);
+    assert_false(json_is_true(json_object_get(json_array_get(list, 1), "enabled")));
+    json_decref(list);
+    /* the training set has the enabled intents' examples and names the switched-off ones */
+    json_t *examples = NULL, *disabled = NULL;
+    assert_int_equal(store_nlu_training_set(c, &examples, &disabled, &err), 0);
+    assert_int_equal(json_array_size(examples), 1);
+    assert_string_equal(json_string_value(json_array_get(json_array_get(examples, 0), 1)),
+                        "gift_card");
+    assert_int_equal(json_array_size(disabled), 1);
+    json_decref(examples);
+    json_decref(disabled);
+    /* a NULL description keeps the old one */
+    assert_int_equal(store_nlu_intent_put(c, "gift_card", NULL, false, true, now, &err), 0);
+    assert_int_equal(store_nlu_intent_get(c, "gift_card", &row, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "description")), "vouchers");
+    json_decref(row);
+    bool found = false;
+    assert_int_equal(store_nlu_example_delete(c, "spam", ex, &found, &err), 0);
+    assert_false(found); /* the id belongs to another intent */
+    assert_int_equal(store_nlu_example_delete(c, "gift_card", ex, &found, &err), 0);
+    assert_true(found);
+    assert_int_equal(store_nlu_intent_delete(c, "gift_card", &err), 0);
+    assert_int_equal(store_nlu_intent_get(c, "gift_card", &row, &err), 0);
+    assert_null(row);
+    /* models: the newest ready one wins; failed ones are only status */
+    int64_t id1 = 0, id2 = 0, latest = 0;
+    struct store_nlu_model m = {.task = "intent",
+                                .status = "ready",
+                                .examples = 10,
+                                .labels = 2,
+                                .model_b64 = "AAEC",
+                                .train_ms = 5,
+                                .created_ms = now};
+    assert_int_equal(store_nlu_model_insert(c, &m, &id1, &err), 0);
+    m.status = "failed";
+    m.model_b64 = NULL;
+    m.error = "no examples";
+    assert_int_equal(store_nlu_model_insert(c, &m, &id2, &err), 0);
+    assert_true(id2 > id1);
+    char *b64 = NULL;
+    assert_int_equal(store_nlu_model_latest(c, "intent", &latest, &b64, &err), 0);
+    assert_int_equal(latest, id1);
+    assert_string_equal(b64, "AAEC");
+    dk_free(b64);
+    assert_int_equal(store_nlu_model_status(c, "intent", &row, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(row, "error")), "no examples");
+    json_decref(row);
+    assert_int_equal(store_nlu_model_latest(c, "sentiment", &latest, NULL, &err), 0);
+    assert_int_equal(latest, 0);
+    store_release(c);
+}
+
 #define T(f) cmocka_unit_test_setup(f, dbtest_clean)
 
 int main(void)
@@ -373,6 +452,7 @@ int main(void)
         T(test_store_repo_message_history),
         T(test_store_repo_events_tokens_settings),
         T(test_store_repo_bulk_matches_single_rows),
+        T(test_store_repo_nlu),
     };
     int failed = cmocka_run_group_tests_name("repo_sqlite", tests, dbtest_group_sqlite,
                                              dbtest_group_teardown);
