@@ -54,8 +54,8 @@ static bool analyze(struct http_req *req, struct nlu_result *res, const char **t
     /* no connection of our own: the holder takes one when a check for a newer model is due */
     struct pipeline_nlu_model *ref = pipeline_nlu_acquire(ctx->nlu, NULL);
     struct dk_err err = {0};
-    int rc = nlu_analyze(pipeline_nlu_thread_ctx(), pipeline_nlu_model_get(ref), NULL, *text, *len,
-                         res, &err);
+    int rc = nlu_analyze(pipeline_nlu_thread_ctx(), pipeline_nlu_model_get(ref),
+                         ctx->sentiment_model, *text, *len, res, &err);
     *version = pipeline_nlu_model_version(ref);
     pipeline_nlu_release(ref);
     if (rc != 0) {

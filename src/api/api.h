@@ -17,11 +17,12 @@
 /* What handlers reach through http_req_app(req). Filled by app/, read-only while serving. */
 struct api_ctx {
     struct store *store;
-    struct pipeline_ingest *ingest;  /* NULL when this process does not take webhooks */
-    struct pipeline_nlu *nlu;        /* the intent model in use */
-    const char *app_secret;          /* signs webhooks (configured or generated) */
-    const char *verify_token;        /* IG_VERIFY_TOKEN or NULL */
-    const char *static_token_sha256; /* hash of DIREKT_API_TOKEN or NULL */
+    struct pipeline_ingest *ingest;          /* NULL when this process does not take webhooks */
+    struct pipeline_nlu *nlu;                /* the intent model in use */
+    const struct nlu_model *sentiment_model; /* DIREKT_SENTIMENT_MODEL or NULL (lexicons) */
+    const char *app_secret;                  /* signs webhooks (configured or generated) */
+    const char *verify_token;                /* IG_VERIFY_TOKEN or NULL */
+    const char *static_token_sha256;         /* hash of DIREKT_API_TOKEN or NULL */
     int64_t started_ms;
 };
 

@@ -64,6 +64,8 @@ static const struct setting SETTINGS[] = {
      "an API token accepted in addition to stored ones (for automation)"},
     {"DIREKT_TEMPLATES", NULL, SET_STRING, STR(templates_path), NULL, 0, 0, 0, false,
      "JSON file with reply templates per intent (built-in default when unset)"},
+    {"DIREKT_SENTIMENT_MODEL", NULL, SET_STRING, STR(sentiment_model_path), NULL, 0, 0, 0, false,
+     "sentiment model file from direkt nlu train --task sentiment (lexicons when unset)"},
     {"DIREKT_LOG", NULL, SET_LOG, STR(log), "info", 0, 0, 0, false,
      "log level (debug|info|warn|error) and optional ,json"},
     {"DIREKT_WORKERS", NULL, SET_INT, STR(workers), NULL, 2, 0, 256, false,

@@ -33,6 +33,7 @@ struct app_config {
     const char *secret_key;
     const char *api_token;
     const char *templates_path;
+    const char *sentiment_model_path;
     const char *log;
     int64_t workers;
     int64_t http_threads;

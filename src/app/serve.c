@@ -112,8 +112,21 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
     DK_INFO("built-in intent model ready: %zu intents, %zu examples, %lld ms",
             nlu_model_nlabels(dflt), nlu_default_intent_examples()->n,
             (long long)(dk_now_ms() - t0));
+    struct nlu_model *sentiment = NULL;
+    if (cfg->sentiment_model_path != NULL) {
+        sentiment = nlu_model_load(cfg->sentiment_model_path, &err);
+        if (sentiment == NULL || nlu_model_task(sentiment) != NLU_TASK_SENTIMENT) {
+            fprintf(stderr, "direkt: invalid configuration: DIREKT_SENTIMENT_MODEL: %s\n",
+                    sentiment == NULL ? err.msg : "not a sentiment model");
+            nlu_model_free(sentiment);
+            pipeline_responder_free(responder);
+            store_close(s);
+            return 1;
+        }
+    }
     struct pipeline_nlu *nlu = pipeline_nlu_new(s);
-    struct pipeline_reply_ctx reply_ctx = {.responder = responder, .nlu = nlu};
+    struct pipeline_reply_ctx reply_ctx = {
+        .responder = responder, .nlu = nlu, .sentiment_model = sentiment};
     const char *delay = getenv("DIREKT_TEST_REPLY_DELAY_MS");
     if (delay != NULL) {
         reply_ctx.test_delay_ms = strtoll(delay, NULL, 10);
@@ -135,8 +148,11 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
         sched = queue_scheduler_start(s, pool, name, 1000);
     }
 
-    struct api_ctx actx = {
-        .store = s, .nlu = nlu, .verify_token = cfg->ig_verify_token, .started_ms = dk_now_ms()};
+    struct api_ctx actx = {.store = s,
+                           .nlu = nlu,
+                           .sentiment_model = sentiment,
+                           .verify_token = cfg->ig_verify_token,
+                           .started_ms = dk_now_ms()};
     char *secret = NULL;
     char token_sha[DK_SHA256_HEX];
     struct http_server *http = NULL;
@@ -199,6 +215,7 @@ stop:
     queue_scheduler_stop(sched);
     pipeline_responder_free(responder);
     pipeline_nlu_free(nlu);
+    nlu_model_free(sentiment);
     dk_free(secret);
     store_close(s);
     if (code == 0) {

@@ -116,7 +116,8 @@ const char *pipeline_responder_reply(const struct pipeline_responder *r, const c
 struct pipeline_reply_ctx {
     const struct pipeline_responder *responder;
     struct pipeline_nlu *nlu;
-    int64_t test_delay_ms; /* test hook: sleep inside the job's transaction */
+    const struct nlu_model *sentiment_model; /* NULL: the lexicons */
+    int64_t test_delay_ms;                   /* test hook: sleep inside the job's transaction */
 };
 /* queue_handler_fn for kind "reply"; ctx is a struct pipeline_reply_ctx. */
 int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *job,

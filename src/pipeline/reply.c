@@ -94,8 +94,8 @@ static int store_analysis(struct store_conn *c, const char *id, const struct nlu
 /* The intent of each message (analysed by the local NLU and stored on its row) and of the
  * burst as a whole: the most specific intent among the messages, in the responder's priority
  * order; out-of-scope messages count as "other". */
-static int understand(struct store_conn *c, struct pipeline_nlu *nlu, struct reply_state *s,
-                      struct dk_err *err)
+static int understand(struct store_conn *c, const struct pipeline_reply_ctx *rctx,
+                      struct reply_state *s, struct dk_err *err)
 {
     int best = -1;
     s->intent = "other";
@@ -103,7 +103,7 @@ static int understand(struct store_conn *c, struct pipeline_nlu *nlu, struct rep
      * a photo has no text), else English */
     const char *known = dk_json_str(s->context, "language");
     s->lang = known != NULL && strcmp(known, "ru") == 0 ? "ru" : "en";
-    struct pipeline_nlu_model *ref = pipeline_nlu_acquire(nlu, c);
+    struct pipeline_nlu_model *ref = pipeline_nlu_acquire(rctx->nlu, c);
     struct nlu_ctx *ctx = pipeline_nlu_thread_ctx();
     int rc = 0;
     bool only_spam = true;
@@ -119,7 +119,8 @@ static int understand(struct store_conn *c, struct pipeline_nlu *nlu, struct rep
         struct nlu_result res;
         struct dk_err nerr = {0};
         size_t len = strlen(text);
-        if (nlu_analyze(ctx, pipeline_nlu_model_get(ref), NULL, text, len, &res, &nerr) != 0) {
+        if (nlu_analyze(ctx, pipeline_nlu_model_get(ref), rctx->sentiment_model, text, len, &res,
+                        &nerr) != 0) {
             /* stored text that the NLU refuses (too long): answer it as "other" */
             DK_WARN("message %s not analysed: %s", dk_json_str(m, "id"), nerr.msg);
             only_spam = false;
@@ -241,7 +242,7 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
     }
     if (rc == 0 && json_array_size(s.messages) > 0) {
         decide(&s, now);
-        rc = understand(c, rctx->nlu, &s, err);
+        rc = understand(c, rctx, &s, err);
         if (rc == 0 && s.skip == NULL) {
             generate(rctx->responder, &s);
             rc = store_reply(c, &s, now, err);

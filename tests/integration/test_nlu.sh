@@ -248,4 +248,27 @@ out=$(direkt nlu train --db)
 assert_eq 0 "$?" "train --db: $out"
 assert_eq $((before + 1)) "$(sql "SELECT count(*) FROM nlu_models WHERE status = 'ready'")" "train --db stores a version"
 
+# ---- a trained sentiment model replaces the lexicon label (DIREKT_SENTIMENT_MODEL) ----
+log "sentiment model"
+: >"$TEST_TMP/sent.jsonl"
+for i in 1 2 3 4 5 6 7 8; do
+    printf '{"text": "the parcel came by zorblat %s", "label": "negative"}\n' "$i" >>"$TEST_TMP/sent.jsonl"
+    printf '{"text": "it came with glimmerpost %s", "label": "positive"}\n' "$i" >>"$TEST_TMP/sent.jsonl"
+    printf '{"text": "order %s is on its way", "label": "neutral"}\n' "$i" >>"$TEST_TMP/sent.jsonl"
+done
+direkt nlu train "$TEST_TMP/sent.jsonl" --task sentiment --out "$TEST_TMP/sent.bin" >/dev/null 2>&1
+assert_eq 0 "$?" "train a sentiment model"
+out=$(direkt nlu analyze "it came by zorblat" --sentiment-model "$TEST_TMP/sent.bin")
+assert_eq negative "$(json_of "$out" '$.sentiment.label')" "analyze with --sentiment-model"
+out=$(direkt nlu analyze "it came by zorblat")
+assert_eq neutral "$(json_of "$out" '$.sentiment.label')" "the lexicons know no zorblat"
+direkt DIREKT_SENTIMENT_MODEL="$TEST_TMP/m.bin" DIREKT_LISTEN=127.0.0.1:0 serve >/dev/null 2>"$TEST_TMP/err.txt"
+assert_eq 1 "$?" "an intent model is refused as the sentiment model"
+assert_contains "DIREKT_SENTIMENT_MODEL" "$(cat "$TEST_TMP/err.txt")" "the error names the setting"
+stop_server
+start_server DIREKT_SENTIMENT_MODEL="$TEST_TMP/sent.bin" || finish
+api POST "$AI/analyze-sentiment" '{"text": "it came by zorblat"}'
+assert_status 200 "analyze-sentiment with the trained model"
+assert_eq negative "$(json_of "$HTTP_BODY" '$.sentiment')" "the served model decides the label"
+
 finish
