@@ -187,16 +187,9 @@ static int train_db(const struct app_config *cfg, const struct nlu_args *a)
         nlu_model_free(m);
         nlu_dataset_free(&d);
     } else if (rc == 0) {
-        rc = store_begin(c, &err);
+        /* reads and trains with no lock held; stores in a short transaction */
+        rc = pipeline_nlu_retrain(c, &version, &err);
         if (rc == 0) {
-            rc = pipeline_nlu_retrain(c, &version, &err);
-        }
-        if (rc == 0) {
-            rc = store_commit(c, &err);
-        }
-        if (rc != 0) {
-            store_rollback(c);
-        } else {
             printf("intent model version %lld stored (see GET /api/v1/ai/intents)\n",
                    (long long)version);
             code = 0;

@@ -23,8 +23,8 @@
 #include "store/repo.h"
 
 static const struct queue_kind JOB_KINDS[] = {
-    {PIPELINE_JOB_REPLY, pipeline_reply_job},
-    {PIPELINE_JOB_NLU_TRAIN, pipeline_nlu_train_job},
+    {PIPELINE_JOB_REPLY, pipeline_reply_job, .own_tx = false},
+    {PIPELINE_JOB_NLU_TRAIN, pipeline_nlu_train_job, .own_tx = true},
 };
 
 struct store *app_open_store(const struct app_config *cfg, bool migrate)

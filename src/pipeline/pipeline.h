@@ -146,11 +146,12 @@ struct nlu_ctx *pipeline_nlu_thread_ctx(void);
 /* The examples a retraining uses: the built-in ones of enabled intents plus the business's. */
 int pipeline_nlu_training_set(struct store_conn *c, struct nlu_dataset *out, struct dk_err *err);
 /* Trains on that set and stores the result as a new model version (ready, or failed with the
- * reason) in the caller's transaction; *version is its id. */
+ * reason); *version is its id. Called outside a transaction, it reads, trains with no lock held
+ * and stores in a short transaction of its own; inside one, it stays in the caller's. */
 int pipeline_nlu_retrain(struct store_conn *c, int64_t *version, struct dk_err *err);
 /* Queues a retraining (one at a time) in the caller's transaction. */
 int pipeline_nlu_schedule_retrain(struct store_conn *c, struct dk_err *err);
-/* queue_handler_fn for kind "nlu_train". */
+/* queue_handler_fn for kind "nlu_train" (an own_tx kind: see struct queue_kind). */
 int pipeline_nlu_train_job(void *ctx, struct store_conn *c, const struct queue_job *job,
                            struct dk_err *err);
 

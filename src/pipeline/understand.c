@@ -251,6 +251,10 @@ int pipeline_nlu_retrain(struct store_conn *c, int64_t *version, struct dk_err *
         nlu_model_free(m);
         m = NULL;
     }
+    bool own = rc == 0 && !store_in_tx(c);
+    if (own) {
+        rc = store_begin(c, err);
+    }
     if (rc == 0) {
         char *b64 = m != NULL ? dk_base64_encode(buf.data, buf.len) : NULL;
         struct store_nlu_model row = {.task = "intent",
@@ -263,6 +267,11 @@ int pipeline_nlu_retrain(struct store_conn *c, int64_t *version, struct dk_err *
                                       .created_ms = dk_now_ms()};
         rc = store_nlu_model_insert(c, &row, version, err);
         dk_free(b64);
+        if (own && rc == 0) {
+            rc = store_commit(c, err);
+        } else if (own) {
+            store_rollback(c);
+        }
         if (rc == 0) {
             DK_INFO("intent model version %lld %s: %zu examples, %lld ms%s%s", (long long)*version,
                     row.status, d.n, (long long)row.train_ms, m != NULL ? "" : ": ",

@@ -93,10 +93,38 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
     struct dk_err *errs = dk_calloc(n, sizeof(*errs));
     int *rcs = dk_calloc(n, sizeof(*rcs));
     bool *unrun = dk_calloc(n, sizeof(*unrun));
+    bool *outside = dk_calloc(n, sizeof(*outside));
     int64_t started = dk_mono_ms();
+    /* kinds that keep their own transactions run first, outside the batch's */
+    for (size_t i = 0; i < n; i++) {
+        const struct queue_kind *k = find_kind(p, jobs[i]->kind);
+        if (k != NULL && k->own_tx) {
+            char jid[24];
+            snprintf(jid, sizeof(jid), "%lld", (long long)jobs[i]->id);
+            dk_log_set_ctx("job", jid);
+            outside[i] = true;
+            rcs[i] = k->handler(p->cfg.ctx, c, jobs[i], &errs[i]);
+            if (store_in_tx(c)) {
+                store_rollback(c); /* a handler that left one open: its work is not done */
+                rcs[i] = rcs[i] != 0
+                             ? rcs[i]
+                             : dk_err_set(&errs[i], DK_EINTERNAL, "job left a transaction open");
+            }
+        }
+    }
+    dk_log_set_ctx(NULL, NULL);
     struct dk_err err = {0};
     int rc = store_begin(c, &err);
     for (size_t i = 0; i < n; i++) {
+        if (outside[i]) {
+            if (rc != 0 && rcs[i] == 0) {
+                rcs[i] = rc;
+                errs[i] = err;
+            } else if (rcs[i] == 0) {
+                rcs[i] = queue_complete(c, jobs[i], &errs[i]);
+            }
+            continue;
+        }
         memset(&errs[i], 0, sizeof(errs[i]));
         rcs[i] = rc;
         if (rc != 0) {
@@ -156,6 +184,7 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
     dk_free(errs);
     dk_free(rcs);
     dk_free(unrun);
+    dk_free(outside);
     DK_DEBUG("ran %zu job(s) in %lld ms", n, (long long)(dk_mono_ms() - started));
 }
 

@@ -89,6 +89,11 @@ typedef int (*queue_handler_fn)(void *ctx, struct store_conn *c, const struct qu
 struct queue_kind {
     const char *kind;
     queue_handler_fn handler;
+    /* The handler runs before the batch transaction, on a connection in no transaction, and
+     * keeps its own transactions short (long CPU work must not hold SQLite's write lock); the
+     * job is then marked done in the batch transaction. At least once: a crash between the
+     * two runs the handler again. */
+    bool own_tx;
 };
 
 struct queue_pool_config {

@@ -5,11 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/dktime.h"
 #include "dbtest.h"
+#include "core/mem.h"
 #include "queue/queue.h"
+#include "store/repo.h"
 
 static struct store_conn *conn(void **state)
 {
@@ -219,7 +222,7 @@ static void test_queue_pool_runs_and_retries(void **state)
     store_release(c);
     struct counting k = {.fail_first = 1};
     atomic_init(&k.runs, 0);
-    static const struct queue_kind kinds[] = {{"count", counting_handler}};
+    static const struct queue_kind kinds[] = {{"count", counting_handler, false}};
     struct queue_pool_config pc = {.store = t->store,
                                    .kinds = kinds,
                                    .nkinds = 1,
@@ -241,13 +244,75 @@ static void test_queue_pool_runs_and_retries(void **state)
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE attempts = 2"), 1);
 }
 
+/* An own_tx kind: runs outside the batch transaction, keeps its own short one. */
+static atomic_int own_in_tx;
+
+static int own_handler(void *ctx, struct store_conn *c, const struct queue_job *job,
+                       struct dk_err *err)
+{
+    if (store_in_tx(c)) {
+        atomic_fetch_add(&own_in_tx, 1);
+    }
+    char key[48];
+    snprintf(key, sizeof(key), "own-%lld", (long long)job->id);
+    char *value = NULL;
+    int rc = store_begin(c, err);
+    if (rc == 0) {
+        rc = store_setting_init(c, key, "done", dk_now_ms(), &value, err);
+    }
+    if (rc == 0) {
+        rc = store_commit(c, err);
+    } else {
+        store_rollback(c);
+    }
+    dk_free(value);
+    return rc != 0 ? rc : counting_handler(ctx, c, job, err);
+}
+
+static void test_queue_pool_own_tx_kind(void **state)
+{
+    struct dbtest *t = *state;
+    struct store_conn *c = conn(state);
+    for (int i = 0; i < 6; i++) {
+        enqueue(c, i % 2 == 0 ? "own" : "count", NULL, dk_now_ms(), 5, NULL);
+    }
+    store_release(c);
+    struct counting k = {.fail_first = 1};
+    atomic_init(&k.runs, 0);
+    atomic_init(&own_in_tx, 0);
+    static const struct queue_kind kinds[] = {{"count", counting_handler, false},
+                                              {"own", own_handler, true}};
+    struct queue_pool_config pc = {.store = t->store,
+                                   .kinds = kinds,
+                                   .nkinds = 2,
+                                   .ctx = &k,
+                                   .threads = 1,
+                                   .lease_ms = 30000,
+                                   .poll_ms = 20,
+                                   .name = "test"};
+    struct queue_pool *p = queue_pool_start(&pc);
+    int64_t deadline = dk_mono_ms() + 15000;
+    while (dk_mono_ms() < deadline &&
+           dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'") < 6) {
+        dk_sleep_ms(50);
+    }
+    queue_pool_stop(p);
+    /* every job done, the own_tx ones never inside a transaction, their own work committed
+     * (at least once: a failed run is repeated, its committed work stays) */
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'"), 6);
+    assert_int_equal(atomic_load(&own_in_tx), 0);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM settings WHERE key LIKE 'own-%'"),
+                     3);
+    assert_int_equal(atomic_load(&k.runs), 7);
+}
+
 static void test_queue_unknown_kind_fails_visibly(void **state)
 {
     struct dbtest *t = *state;
     struct store_conn *c = conn(state);
     enqueue(c, "nobody", NULL, dk_now_ms(), 1, NULL);
     store_release(c);
-    static const struct queue_kind kinds[] = {{"count", counting_handler}};
+    static const struct queue_kind kinds[] = {{"count", counting_handler, false}};
     struct counting k = {0};
     struct queue_pool_config pc = {.store = t->store,
                                    .kinds = kinds,
@@ -311,7 +376,7 @@ static void test_queue_batch_gives_back_what_it_cannot_reach(void **state)
     store_release(c);
     atomic_int runs;
     atomic_init(&runs, 0);
-    static const struct queue_kind kinds[] = {{"slow", slow_handler}};
+    static const struct queue_kind kinds[] = {{"slow", slow_handler, false}};
     /* a lease of 1 s: a batch stops after 0.5 s, i.e. after two of these jobs */
     struct queue_pool_config pc = {.store = t->store,
                                    .kinds = kinds,
@@ -348,6 +413,7 @@ int main(void)
         T(test_queue_reclaim_supersedes_with_queued_twin),
         T(test_queue_lease_is_exclusive),
         T(test_queue_pool_runs_and_retries),
+        T(test_queue_pool_own_tx_kind),
         T(test_queue_unknown_kind_fails_visibly),
         T(test_queue_list_active_shows_attempts),
         T(test_queue_batch_gives_back_what_it_cannot_reach),
