@@ -43,8 +43,9 @@ void nlu_featcfg_default(struct nlu_featcfg *cfg, enum nlu_task task, unsigned h
         cfg->char_max = 5;
         cfg->flags |= NLU_FEAT_LEXICON | NLU_FEAT_NEGATION | NLU_FEAT_SHAPE | NLU_FEAT_LEXBINS;
     } else {
-        /* 3..5: as accurate as 2..5 on CLINC150 with a quarter fewer features to look up */
-        cfg->char_min = 3;
+        /* 2..5: with the SVM in the mix (train.c) 0.2-0.4 points better than 3..5 on the
+         * CLINC150 validation split, for 1% more rows */
+        cfg->char_min = 2;
         cfg->char_max = 5;
     }
 }

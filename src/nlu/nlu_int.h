@@ -177,7 +177,7 @@ void nlu_linear_scores(const struct nlu_model *m, const uint32_t *rows, const fl
 /* In place softmax of scores/temperature; returns nothing, scores become probabilities. */
 void nlu_softmax(float *scores, size_t n, float temperature);
 
-/* ---- training (linear.c, train.c) ---- */
+/* ---- training (linear.c, svm.c, train.c) ---- */
 
 /* Examples as sparse rows of the model's feature space. */
 struct nlu_csr {
@@ -205,6 +205,18 @@ struct nlu_sgd_opts {
  * (when va has examples; else the last epoch). Returns that score (0..1). */
 double nlu_sgd_train(const struct nlu_csr *tr, const struct nlu_csr *va, size_t nrows, size_t k,
                      const struct nlu_sgd_opts *o, float *w, float *b);
+
+struct nlu_svm_opts {
+    float c;   /* the loss weight C */
+    float eps; /* stop when no example violates the optimality conditions by more */
+    unsigned max_epochs;
+    uint64_t seed;
+};
+
+/* A Crammer-Singer multi-class linear SVM by dual coordinate descent (svm.c): W (nrows x k,
+ * row-major) and b (k) from tr. */
+void nlu_svm_train(const struct nlu_csr *tr, size_t nrows, size_t k, const struct nlu_svm_opts *o,
+                   float *w, float *b);
 /* The temperature that minimises the negative log-likelihood of va under m, plus a weak prior
  * on ln T ((ln T)^2 / n) so that a tiny validation set cannot push T to its bounds. */
 float nlu_fit_temperature(const struct nlu_model *m, const struct nlu_csr *va);

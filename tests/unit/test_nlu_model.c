@@ -599,6 +599,96 @@ static void test_nlu_model_evaluate_model(void **state)
     nlu_model_free(m);
 }
 
+/* Primal objective of the Crammer-Singer SVM with a regularised bias (svm.c). */
+static double cs_primal(const struct nlu_csr *a, size_t k, const float *w, const float *b, float c)
+{
+    double obj = 0.0;
+    for (size_t j = 0; j < k; j++) {
+        obj += 0.5 * b[j] * b[j];
+        for (size_t r = 0; r < k; r++) {
+            obj += 0.5 * w[r * k + j] * w[r * k + j];
+        }
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        double z[8];
+        for (size_t j = 0; j < k; j++) {
+            z[j] = b[j];
+            for (size_t p = a->ptr[i]; p < a->ptr[i + 1]; p++) {
+                z[j] += a->val[p] * w[a->col[p] * k + j];
+            }
+        }
+        double worst = 0.0;
+        for (size_t j = 0; j < k; j++) {
+            if (j != a->y[i]) {
+                worst = fmax(worst, 1.0 + z[j] - z[a->y[i]]);
+            }
+        }
+        obj += c * worst;
+    }
+    return obj;
+}
+
+/* The Crammer-Singer SVM alone on three overlapping classes over three columns: the weights
+ * minimise the primal objective (no small move of any weight lowers it), a larger C fits the
+ * training data more closely, and two runs give the same weights bit for bit. */
+static void test_nlu_model_svm_solver(void **state)
+{
+    (void)state;
+    enum { N = 30, K = 3 };
+    size_t ptr[N + 1];
+    uint32_t col[2 * N];
+    float val[2 * N];
+    uint32_t y[N];
+    for (size_t i = 0; i < N; i++) {
+        y[i] = (uint32_t)(i % K);
+        ptr[i] = 2 * i;
+        /* every fifth example leans to the wrong column */
+        bool odd = i % 5 == 4;
+        col[2 * i] = y[i];
+        val[2 * i] = odd ? 0.3f : 0.6f + 0.02f * (float)(i % 7);
+        col[2 * i + 1] = (y[i] + 1) % K;
+        val[2 * i + 1] = odd ? 0.8f : 0.3f;
+    }
+    ptr[N] = 2 * N;
+    struct nlu_csr a = {N, ptr, col, val, y};
+    struct nlu_svm_opts o = {.c = 1.0f, .eps = 1e-4f, .max_epochs = 5000, .seed = 7};
+    float w[K * K], b[K], w2[K * K], b2[K];
+    nlu_svm_train(&a, K, K, &o, w, b);
+    nlu_svm_train(&a, K, K, &o, w2, b2);
+    assert_memory_equal(w, w2, sizeof(w));
+    assert_memory_equal(b, b2, sizeof(b));
+    double best = cs_primal(&a, K, w, b, o.c);
+    assert_true(best > 0.0);
+    for (size_t p = 0; p < K * K + K; p++) {
+        float *x = p < K * K ? &w[p] : &b[p - K * K];
+        float keep = *x;
+        for (int s = -1; s <= 1; s += 2) {
+            *x = keep + 0.05f * (float)s;
+            assert_true(cs_primal(&a, K, w, b, o.c) > best - 1e-3);
+        }
+        *x = keep;
+    }
+    /* training errors: fewer with a large C than with a small one */
+    size_t wrong[2] = {0, 0};
+    for (int run = 0; run < 2; run++) {
+        o.c = run == 0 ? 0.01f : 100.0f;
+        nlu_svm_train(&a, K, K, &o, w2, b2);
+        for (size_t i = 0; i < N; i++) {
+            float z[K];
+            for (size_t j = 0; j < K; j++) {
+                z[j] = b2[j];
+                for (size_t p = ptr[i]; p < ptr[i + 1]; p++) {
+                    z[j] += val[p] * w2[col[p] * K + j];
+                }
+            }
+            for (size_t j = 0; j < K; j++) {
+                wrong[run] += j != y[i] && z[j] >= z[y[i]];
+            }
+        }
+    }
+    assert_true(wrong[1] < wrong[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_nlu_model_sentiment_task),
         cmocka_unit_test(test_nlu_model_eval_metrics),
         cmocka_unit_test(test_nlu_model_evaluate_model),
+        cmocka_unit_test(test_nlu_model_svm_solver),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
