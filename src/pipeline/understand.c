@@ -19,6 +19,9 @@
 #include "core/mem.h"
 #include "store/repo.h"
 
+/* Model versions kept in the database (each is a few MB); older ones are deleted. */
+#define KEEP_VERSIONS 5
+
 /* How often a process looks for a newer model in the database. */
 #define CHECK_EVERY_MS 1000
 
@@ -267,6 +270,9 @@ int pipeline_nlu_retrain(struct store_conn *c, int64_t *version, struct dk_err *
                                       .created_ms = dk_now_ms()};
         rc = store_nlu_model_insert(c, &row, version, err);
         dk_free(b64);
+        if (rc == 0) {
+            rc = store_nlu_model_prune(c, "intent", KEEP_VERSIONS, err);
+        }
         if (own && rc == 0) {
             rc = store_commit(c, err);
         } else if (own) {

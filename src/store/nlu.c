@@ -201,6 +201,19 @@ int store_nlu_model_insert(struct store_conn *c, const struct store_nlu_model *m
     return rc;
 }
 
+int store_nlu_model_prune(struct store_conn *c, const char *task, int keep, struct dk_err *err)
+{
+    char k[16];
+    snprintf(k, sizeof(k), "%d", keep);
+    const char *p[] = {task, k};
+    return store_query(
+        c,
+        "DELETE FROM nlu_models WHERE task = $1 AND id < (SELECT COALESCE(MIN(id), 0) "
+        "FROM (SELECT id FROM nlu_models WHERE task = $1 ORDER BY id DESC LIMIT $2) "
+        "AS newest)",
+        2, p, NULL, err);
+}
+
 int store_nlu_model_latest(struct store_conn *c, const char *task, int64_t *id, char **model_b64,
                            struct dk_err *err)
 {

@@ -253,6 +253,8 @@ struct store_nlu_model {
 };
 int store_nlu_model_insert(struct store_conn *c, const struct store_nlu_model *m, int64_t *id,
                            struct dk_err *err);
+/* Deletes all but the keep newest model rows of task (ready or failed). */
+int store_nlu_model_prune(struct store_conn *c, const char *task, int keep, struct dk_err *err);
 /* The newest ready model of task: *id (0 when none) and, when model_b64 is not NULL, its bytes
  * in base64 (caller frees with dk_free; NULL when none). */
 int store_nlu_model_latest(struct store_conn *c, const char *task, int64_t *id, char **model_b64,

@@ -243,10 +243,12 @@ direkt nlu train "$TEST_TMP/broken.jsonl" --task intent --out x 2>"$TEST_TMP/err
 assert_eq 1 "$?" "broken JSONL"
 assert_contains "line 2" "$(cat "$TEST_TMP/err.txt")" "names the line"
 
-before=$(sql "SELECT count(*) FROM nlu_models WHERE status = 'ready'")
+before=$(sql "SELECT max(id) FROM nlu_models WHERE status = 'ready'")
 out=$(direkt nlu train --db)
 assert_eq 0 "$?" "train --db: $out"
-assert_eq $((before + 1)) "$(sql "SELECT count(*) FROM nlu_models WHERE status = 'ready'")" "train --db stores a version"
+assert_eq 1 "$(sql "SELECT count(*) FROM nlu_models WHERE status = 'ready' AND id > $before")" "train --db stores a version"
+assert_contains "version $((before + 1))" "$out" "and says which"
+assert_eq 5 "$(sql "SELECT count(*) FROM nlu_models")" "the newest five versions are kept"
 
 # ---- a trained sentiment model replaces the lexicon label (DIREKT_SENTIMENT_MODEL) ----
 log "sentiment model"

@@ -438,6 +438,22 @@ static void test_store_repo_nlu(void **state)
     json_decref(row);
     assert_int_equal(store_nlu_model_latest(c, "sentiment", &latest, NULL, &err), 0);
     assert_int_equal(latest, 0);
+    /* pruning keeps the newest rows of the task only */
+    m.status = "ready";
+    m.model_b64 = "AAEC";
+    m.error = NULL;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(store_nlu_model_insert(c, &m, &id2, &err), 0);
+    }
+    m.task = "sentiment";
+    assert_int_equal(store_nlu_model_insert(c, &m, &id1, &err), 0);
+    assert_int_equal(store_nlu_model_prune(c, "intent", 3, &err), 0);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM nlu_models WHERE task = 'intent'"),
+                     3);
+    assert_int_equal(
+        dbtest_int(t->store, "SELECT count(*) FROM nlu_models WHERE task = 'sentiment'"), 1);
+    assert_int_equal(store_nlu_model_latest(c, "intent", &latest, NULL, &err), 0);
+    assert_int_equal(latest, id2);
     store_release(c);
 }
 
