@@ -370,6 +370,23 @@ struct groups {
     char sep[MAX_GROUPS]; /* separator after the group: ' ', '-', '.', '(' */
 };
 
+/* Reads the digits at *j into g as its next group (no separator yet). false, with g->more
+ * set, when the digits go on past max in all: the group is then not recorded. */
+static bool read_group(struct groups *g, const char *s, size_t len, size_t *j, unsigned max)
+{
+    while (*j < len && nlu_ent_digit((unsigned char)s[*j])) {
+        if (g->nd == max) {
+            g->more = true;
+            return false;
+        }
+        g->d[g->nd++] = s[(*j)++];
+    }
+    g->count[g->ng] = g->nd;
+    g->sep[g->ng] = 0;
+    g->end[g->ng++] = *j;
+    return true;
+}
+
 static bool luhn(const char *d, unsigned n)
 {
     unsigned sum = 0;
@@ -414,19 +431,7 @@ static void card(struct nlu_ent_scan *sc, size_t i)
     size_t len = sc->len, j = i;
     struct groups g = {.nd = 0, .ng = 0, .more = false};
     char sep = 0;
-    while (g.ng < MAX_GROUPS) {
-        while (j < len && nlu_ent_digit((unsigned char)s[j])) {
-            if (g.nd == 19) {
-                g.more = true;
-                break;
-            }
-            g.d[g.nd++] = s[j++];
-        }
-        if (g.more) {
-            break;
-        }
-        g.count[g.ng] = g.nd;
-        g.end[g.ng++] = j;
+    while (g.ng < MAX_GROUPS && read_group(&g, s, len, &j, 19)) {
         if (j + 1 < len && (s[j] == ' ' || s[j] == '-') && (sep == 0 || s[j] == sep) &&
             nlu_ent_digit((unsigned char)s[j + 1])) {
             sep = s[j++];
@@ -567,20 +572,7 @@ static void phone(struct nlu_ent_scan *sc, size_t i)
     if (j >= len || !nlu_ent_digit((unsigned char)s[j])) {
         return;
     }
-    while (g.ng < MAX_GROUPS) {
-        while (j < len && nlu_ent_digit((unsigned char)s[j])) {
-            if (g.nd == 20) {
-                g.more = true;
-                break;
-            }
-            g.d[g.nd++] = s[j++];
-        }
-        if (g.more) {
-            break;
-        }
-        g.count[g.ng] = g.nd;
-        g.sep[g.ng] = 0;
-        g.end[g.ng++] = j;
+    while (g.ng < MAX_GROUPS && read_group(&g, s, len, &j, 20)) {
         int p = paren;
         size_t next = phone_sep(s, len, j, &p, &g.sep[g.ng - 1]);
         if (next == 0) {
