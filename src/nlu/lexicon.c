@@ -185,15 +185,8 @@ static size_t norm_key(const char *s, size_t len, char *out)
 
 static size_t stem_key(struct nlu_stemmer *st, bool ru, const char *key, size_t len, char *out)
 {
-    struct nlu_token tok;
-    memset(&tok, 0, sizeof(tok));
-    tok.norm = key;
-    tok.norm_len = (uint32_t)len;
-    tok.end = (uint32_t)len;
-    tok.kind = NLU_TOK_WORD;
-    tok.script = ru ? NLU_SCRIPT_CYRILLIC : NLU_SCRIPT_LATIN;
     size_t n = 0;
-    const char *s = nlu_stem(st, ru ? NLU_LANG_RU : NLU_LANG_EN, &tok, &n);
+    const char *s = nlu_stem_word(st, ru ? NLU_LANG_RU : NLU_LANG_EN, key, len, &n);
     if (s == NULL || n == 0 || n > NLU_LEX_MAX_KEY) {
         s = key;
         n = len;
@@ -567,32 +560,47 @@ static void load_modifiers(struct nlu_stemmer *st)
     }
 }
 
+/* The next "term TAB number …" line of l, skipping blank lines, and '#' comments when
+ * comments (only our own files have them: in the published lists a term could start with
+ * '#'). false at the end. */
+static bool next_scored(struct lines *l, bool comments, const char **term, size_t *tl, float *v)
+{
+    const char *s;
+    size_t n;
+    while (next_line(l, &s, &n)) {
+        const char *f[2];
+        size_t fl[2];
+        if ((comments ? skip_line(s, n) : n == 0) || split(s, n, '\t', f, fl, 2) < 2 ||
+            !parse_num(f[1], fl[1], v)) {
+            continue;
+        }
+        *term = f[0];
+        *tl = fl[0];
+        return true;
+    }
+    return false;
+}
+
 /* VADER (token TAB mean ...) and AFINN (term TAB integer): valences scaled by scale, kept
  * where nothing better is known. In VADER a lower-case token wins over its capitalised
  * twin ("lol" over "LOL"), as VADER looks up lower-cased words. */
 static void load_scored(struct nlu_stemmer *st, const char *name, float scale, bool vader)
 {
     struct lines l = open_data(name);
-    const char *s;
-    size_t n;
-    while (next_line(&l, &s, &n)) {
-        const char *f[2];
-        size_t fl[2];
-        float v = 0.0f;
-        if (n == 0 || split(s, n, '\t', f, fl, 2) < 2 || !parse_num(f[1], fl[1], &v)) {
-            continue;
-        }
+    const char *t;
+    size_t tl;
+    float v = 0.0f;
+    while (next_scored(&l, false, &t, &tl, &v)) {
         bool upper = false;
-        for (size_t i = 0; i < fl[0]; i++) {
-            upper |= f[0][i] >= 'A' && f[0][i] <= 'Z';
+        for (size_t i = 0; i < tl; i++) {
+            upper |= t[i] >= 'A' && t[i] <= 'Z';
         }
         struct nlu_lex_entry *e = NULL;
-        if (memchr(f[0], ' ', fl[0]) != NULL) {
-            e = put_phrase(st, f[0], fl[0]);
+        if (memchr(t, ' ', tl) != NULL) {
+            e = put_phrase(st, t, tl);
         } else {
             /* "=)" is an emoticon here, not an exact term as in our files */
-            e = script_of(f[0], fl[0]) == KS_LATIN ? put_word(f[0], fl[0])
-                                                   : put_term(st, f[0], fl[0]);
+            e = script_of(t, tl) == KS_LATIN ? put_word(t, tl) : put_term(st, t, tl);
         }
         if (e != NULL) {
             set_valence(e, v * scale, vader && !upper);
@@ -604,16 +612,11 @@ static void load_scored(struct nlu_stemmer *st, const char *name, float scale, b
 static void load_valences(struct nlu_stemmer *st, const char *name, bool override)
 {
     struct lines l = open_data(name);
-    const char *s;
-    size_t n;
-    while (next_line(&l, &s, &n)) {
-        const char *f[2];
-        size_t fl[2];
-        float v = 0.0f;
-        if (skip_line(s, n) || split(s, n, '\t', f, fl, 2) < 2 || !parse_num(f[1], fl[1], &v)) {
-            continue;
-        }
-        struct nlu_lex_entry *e = put_term(st, f[0], fl[0]);
+    const char *t;
+    size_t tl;
+    float v = 0.0f;
+    while (next_scored(&l, true, &t, &tl, &v)) {
+        struct nlu_lex_entry *e = put_term(st, t, tl);
         if (e != NULL) {
             set_valence(e, v, override);
         }

@@ -123,6 +123,12 @@ void nlu_stemmer_free(struct nlu_stemmer *st);
 const char *nlu_stem(struct nlu_stemmer *st, enum nlu_lang lang, const struct nlu_token *tok,
                      size_t *out_len);
 
+/* The stem of the normalised word w[0..n) as a word token of lang's script (Cyrillic for ru
+ * and uk, Arabic for ar, else Latin): nlu_stem for text that is not a token of a list (lexicon
+ * entries, phrases). Same validity as nlu_stem. */
+const char *nlu_stem_word(struct nlu_stemmer *st, enum nlu_lang lang, const char *w, size_t n,
+                          size_t *out_len);
+
 /* ---- entities and personal data (entities.c) ---- */
 
 enum nlu_ent_kind {

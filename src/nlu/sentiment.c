@@ -254,14 +254,7 @@ static const char *stem_of(struct scan *sc, const char *w, size_t n, bool ru, bo
         *sl = sc->stem_len;
         return sc->stem;
     }
-    struct nlu_token tok;
-    memset(&tok, 0, sizeof(tok));
-    tok.norm = w;
-    tok.norm_len = (uint32_t)n;
-    tok.end = (uint32_t)n;
-    tok.kind = NLU_TOK_WORD;
-    tok.script = ru ? NLU_SCRIPT_CYRILLIC : NLU_SCRIPT_LATIN;
-    const char *stem = nlu_stem(sc->st, ru ? NLU_LANG_RU : NLU_LANG_EN, &tok, sl);
+    const char *stem = nlu_stem_word(sc->st, ru ? NLU_LANG_RU : NLU_LANG_EN, w, n, sl);
     if (stem == NULL || *sl > NLU_LEX_MAX_KEY) {
         *sl = 0;
         return "";

@@ -144,3 +144,18 @@ const char *nlu_stem(struct nlu_stemmer *st, enum nlu_lang lang, const struct nl
     *out_len = n;
     return st->buf;
 }
+
+const char *nlu_stem_word(struct nlu_stemmer *st, enum nlu_lang lang, const char *w, size_t n,
+                          size_t *out_len)
+{
+    struct nlu_token tok;
+    memset(&tok, 0, sizeof(tok));
+    tok.norm = w;
+    tok.norm_len = (uint32_t)n;
+    tok.end = (uint32_t)n;
+    tok.kind = NLU_TOK_WORD;
+    tok.script = lang == NLU_LANG_RU || lang == NLU_LANG_UK ? NLU_SCRIPT_CYRILLIC
+                 : lang == NLU_LANG_AR                      ? NLU_SCRIPT_ARABIC
+                                                            : NLU_SCRIPT_LATIN;
+    return nlu_stem(st, lang, &tok, out_len);
+}
