@@ -29,7 +29,7 @@ int nlu_analyze(struct nlu_ctx *c, const struct nlu_model *intent_model,
         return rc;
     }
     nlu_classify_tokens(intent_model, c, &out->intent);
-    out->lang = nlu_lang_detect(&c->toks);
+    out->lang = c->lang; /* guessed by nlu_ctx_tokenize */
     if (sentiment_model == NULL) {
         nlu_lexicon_scores(&c->toks, out->lang.lang, c->st, &out->sentiment, NULL);
     } else {
