@@ -194,6 +194,20 @@ static void test_queue_lease_is_exclusive(void **state)
     store_release(c);
 }
 
+/* Runs a pool with pc until n jobs have the status (or timeout_ms passes), then stops it. */
+static void run_pool(struct dbtest *t, const struct queue_pool_config *pc, const char *status,
+                     int n, int64_t timeout_ms)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM jobs WHERE status = '%s'", status);
+    struct queue_pool *p = queue_pool_start(pc);
+    int64_t deadline = dk_mono_ms() + timeout_ms;
+    while (dk_mono_ms() < deadline && dbtest_int(t->store, sql) < n) {
+        dk_sleep_ms(20);
+    }
+    queue_pool_stop(p);
+}
+
 struct counting {
     atomic_int runs;
     int fail_first;
@@ -231,14 +245,8 @@ static void test_queue_pool_runs_and_retries(void **state)
                                    .lease_ms = 30000,
                                    .poll_ms = 20,
                                    .name = "test"};
-    struct queue_pool *p = queue_pool_start(&pc);
     /* the failed job comes back after its backoff (0.5-1 s) */
-    int64_t deadline = dk_mono_ms() + 15000;
-    while (dk_mono_ms() < deadline &&
-           dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'") < 20) {
-        dk_sleep_ms(50);
-    }
-    queue_pool_stop(p);
+    run_pool(t, &pc, "done", 20, 15000);
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'"), 20);
     assert_int_equal(atomic_load(&k.runs), 21);
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE attempts = 2"), 1);
@@ -290,13 +298,7 @@ static void test_queue_pool_own_tx_kind(void **state)
                                    .lease_ms = 30000,
                                    .poll_ms = 20,
                                    .name = "test"};
-    struct queue_pool *p = queue_pool_start(&pc);
-    int64_t deadline = dk_mono_ms() + 15000;
-    while (dk_mono_ms() < deadline &&
-           dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'") < 6) {
-        dk_sleep_ms(50);
-    }
-    queue_pool_stop(p);
+    run_pool(t, &pc, "done", 6, 15000);
     /* every job done, the own_tx ones never inside a transaction, their own work committed
      * (at least once: a failed run is repeated, its committed work stays) */
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'"), 6);
@@ -321,13 +323,7 @@ static void test_queue_unknown_kind_fails_visibly(void **state)
                                    .threads = 1,
                                    .lease_ms = 30000,
                                    .poll_ms = 20};
-    struct queue_pool *p = queue_pool_start(&pc);
-    int64_t deadline = dk_mono_ms() + 5000;
-    while (dk_mono_ms() < deadline &&
-           dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'failed'") < 1) {
-        dk_sleep_ms(20);
-    }
-    queue_pool_stop(p);
+    run_pool(t, &pc, "failed", 1, 5000);
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'failed'"), 1);
     struct dk_err err = {0};
     c = conn(state);
@@ -386,13 +382,7 @@ static void test_queue_batch_gives_back_what_it_cannot_reach(void **state)
                                    .lease_ms = 1000,
                                    .poll_ms = 20,
                                    .batch = 4};
-    struct queue_pool *p = queue_pool_start(&pc);
-    int64_t deadline = dk_mono_ms() + 10000;
-    while (dk_mono_ms() < deadline &&
-           dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'") < 4) {
-        dk_sleep_ms(50);
-    }
-    queue_pool_stop(p);
+    run_pool(t, &pc, "done", 4, 10000);
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'"), 4);
     assert_int_equal(atomic_load(&runs), 4);
     /* every job ran once, and the ones given back were not charged an attempt */
