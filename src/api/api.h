@@ -17,8 +17,11 @@
 /* What handlers reach through http_req_app(req). Filled by app/, read-only while serving. */
 struct api_ctx {
     struct store *store;
-    struct pipeline_ingest *ingest;          /* NULL when this process does not take webhooks */
-    struct pipeline_nlu *nlu;                /* the intent model in use */
+    struct pipeline_ingest *ingest; /* NULL when this process does not take webhooks */
+    struct pipeline_nlu *nlu;       /* the intent model in use */
+    struct ai_router *router;       /* the AI providers */
+    struct pipeline_gen *gen;       /* stores what AI calls gave */
+    const struct pipeline_responder *responder;
     const struct nlu_model *sentiment_model; /* DIREKT_SENTIMENT_MODEL or NULL (lexicons) */
     const char *app_secret;                  /* signs webhooks (configured or generated) */
     const char *verify_token;                /* IG_VERIFY_TOKEN or NULL */
@@ -60,11 +63,30 @@ void api_user_conversation_history(struct http_req *req);
 void api_agent_tasks_active(struct http_req *req);
 void api_ai_analyze_sentiment(struct http_req *req);
 void api_ai_extract_intent(struct http_req *req);
+void api_ai_chat_completion(struct http_req *req);
+void api_ai_models(struct http_req *req);
+void api_conversation_ai_reply(struct http_req *req);
+/* OpenAI-style errors {"error":{message,type,param,code}} (ai_chat.c). */
+void api_openai_error(struct http_req *req, int status, const char *type, const char *code,
+                      const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void api_openai_failure(struct http_req *req, const struct ai_result *res);
 void api_intents_list(struct http_req *req);
 void api_intent_create(struct http_req *req);
 void api_intent_get(struct http_req *req);
 void api_intent_delete(struct http_req *req);
 void api_intent_examples_add(struct http_req *req);
 void api_intent_example_delete(struct http_req *req);
+/* knowledge base and AI administration (knowledge.c, ai_admin.c) */
+void api_knowledge_list(struct http_req *req);
+void api_knowledge_create(struct http_req *req);
+void api_knowledge_get(struct http_req *req);
+void api_knowledge_put(struct http_req *req);
+void api_knowledge_delete(struct http_req *req);
+void api_ai_calls_list(struct http_req *req);
+void api_ai_settings_get(struct http_req *req);
+void api_ai_settings_put(struct http_req *req);
+/* An account id from outside: 1-64 of A-Z a-z 0-9 _ - . : (knowledge.c). */
+bool api_account_id_valid(const char *s);
 
 #endif

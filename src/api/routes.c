@@ -26,6 +26,14 @@ const struct http_route api_routes[] = {
      512 * KIB},
     {HTTP_POST, "/api/v1/ai/extract-intent", api_ai_extract_intent, HTTP_AUTH | HTTP_JSON,
      512 * KIB},
+    {HTTP_POST, "/api/v1/ai/chat-completion", api_ai_chat_completion, HTTP_AUTH | HTTP_JSON,
+     2048 * KIB},
+    /* the path OpenAI's clients call under the base URL http://HOST/api/v1/ai */
+    {HTTP_POST, "/api/v1/ai/chat/completions", api_ai_chat_completion, HTTP_AUTH | HTTP_JSON,
+     2048 * KIB},
+    {HTTP_GET, "/api/v1/ai/models", api_ai_models, HTTP_AUTH, 0},
+    {HTTP_POST, "/api/v1/conversations/{id}/ai-reply", api_conversation_ai_reply,
+     HTTP_AUTH | HTTP_JSON, 16 * KIB},
     {HTTP_GET, "/api/v1/ai/intents", api_intents_list, HTTP_AUTH, 0},
     {HTTP_POST, "/api/v1/ai/intents", api_intent_create, HTTP_AUTH | HTTP_JSON, 1024 * KIB},
     {HTTP_GET, "/api/v1/ai/intents/{name}", api_intent_get, HTTP_AUTH, 0},
@@ -34,6 +42,15 @@ const struct http_route api_routes[] = {
      HTTP_AUTH | HTTP_JSON, 1024 * KIB},
     {HTTP_DELETE, "/api/v1/ai/intents/{name}/examples/{id}", api_intent_example_delete, HTTP_AUTH,
      0},
+    /* answers ≤ 8 KiB, system prompts ≤ 8 KiB: the bodies may carry JSON escapes */
+    {HTTP_GET, "/api/v1/knowledge", api_knowledge_list, HTTP_AUTH, 0},
+    {HTTP_POST, "/api/v1/knowledge", api_knowledge_create, HTTP_AUTH | HTTP_JSON, 128 * KIB},
+    {HTTP_GET, "/api/v1/knowledge/{id}", api_knowledge_get, HTTP_AUTH, 0},
+    {HTTP_PUT, "/api/v1/knowledge/{id}", api_knowledge_put, HTTP_AUTH | HTTP_JSON, 128 * KIB},
+    {HTTP_DELETE, "/api/v1/knowledge/{id}", api_knowledge_delete, HTTP_AUTH, 0},
+    {HTTP_GET, "/api/v1/ai/calls", api_ai_calls_list, HTTP_AUTH, 0},
+    {HTTP_GET, "/api/v1/ai/settings", api_ai_settings_get, HTTP_AUTH, 0},
+    {HTTP_PUT, "/api/v1/ai/settings", api_ai_settings_put, HTTP_AUTH | HTTP_JSON, 128 * KIB},
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -5,6 +5,7 @@
 #ifndef APP_H
 #define APP_H
 
+#include "ai/ai.h"
 #include "app/config.h"
 #include "store/store.h"
 
@@ -26,6 +27,10 @@ struct store *app_open_store(const struct app_config *cfg, bool migrate);
 /* The secret that verifies webhook signatures: IG_APP_SECRET, or one generated on first use
  * and kept in the database (settings "ig_app_secret"). New string (dk_free), NULL on error. */
 char *app_webhook_secret(const struct app_config *cfg, struct store *s, struct dk_err *err);
+
+/* The AI router's configuration (providers, routes, privacy) from cfg. DK_EINVAL with one
+ * line naming the variable. */
+int app_ai_config(const struct app_config *cfg, struct ai_config *out, struct dk_err *err);
 
 /* One-shot commands; each returns the exit code. */
 int app_cmd_migrate(const struct app_config *cfg);

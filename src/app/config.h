@@ -29,6 +29,10 @@ struct app_config {
     const char *anthropic_model;
     const char *local_llm_url;
     const char *local_llm_model;
+    const char *local_llm_api_key;
+    const char *ai_routes;
+    const char *ai_privacy;
+    const char *ai_thresholds;
     const char *elasticsearch_url;
     const char *secret_key;
     const char *api_token;
@@ -43,6 +47,13 @@ struct app_config {
     int64_t ingest_batch;
     int64_t ingest_writers;
     int64_t shutdown_timeout_ms;
+    int64_t ai_timeout_ms;
+    int64_t ai_deadline_ms;
+    int64_t ai_retries;
+    int64_t ai_breaker_failures;
+    int64_t ai_breaker_cooldown_ms;
+    int64_t ai_daily_tokens;
+    int64_t ai_max_inflight;
 };
 
 /* Reads every setting from the environment (getenv). Returns 0, or DK_EINVAL with err->msg

@@ -25,6 +25,8 @@
 static const struct queue_kind JOB_KINDS[] = {
     {PIPELINE_JOB_REPLY, pipeline_reply_job, .own_tx = false},
     {PIPELINE_JOB_NLU_TRAIN, pipeline_nlu_train_job, .own_tx = true},
+    /* hands its step to the AI router and returns at once (DK_EPENDING) */
+    {PIPELINE_JOB_AI_REPLY, pipeline_ai_reply_job, .own_tx = true},
 };
 
 struct store *app_open_store(const struct app_config *cfg, bool migrate)
@@ -80,6 +82,25 @@ static void worker_name(char *out, size_t n)
     snprintf(out, n, "%s:%d", host, (int)getpid());
 }
 
+/* One line per task with an LLM in its route: what answers, in order. */
+static void log_ai_routes(const struct ai_config *a)
+{
+    for (int t = 0; t < AI_TASK_COUNT; t++) {
+        char line[512] = "";
+        size_t used = 0;
+        bool llm = false;
+        for (size_t i = 0; i < a->nroute[t] && used < sizeof(line); i++) {
+            const struct ai_provider_config *p = &a->providers[a->routes[t][i].provider];
+            llm = llm || !p->builtin;
+            used +=
+                (size_t)snprintf(line + used, sizeof(line) - used, "%s%s", i ? " → " : "", p->name);
+        }
+        if (llm) {
+            DK_INFO("ai route %s: %s", ai_task_name((enum ai_task)t), line);
+        }
+    }
+}
+
 int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
 {
     sigset_t sigs;
@@ -124,9 +145,33 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
             return 1;
         }
     }
+    struct ai_config aicfg;
+    if (app_ai_config(cfg, &aicfg, &err) != 0) {
+        fprintf(stderr, "direkt: %s\n", err.msg);
+        nlu_model_free(sentiment);
+        pipeline_responder_free(responder);
+        store_close(s);
+        return 1;
+    }
+    struct ai_http *outbound = ai_http_start(&(struct ai_http_config){0}, &err);
+    if (outbound == NULL) {
+        fprintf(stderr, "direkt: could not start the outbound HTTP loop: %s\n", err.msg);
+        nlu_model_free(sentiment);
+        pipeline_responder_free(responder);
+        store_close(s);
+        return 1;
+    }
+    struct ai_router *router = ai_router_new(&aicfg, outbound);
+    log_ai_routes(&aicfg);
     struct pipeline_nlu *nlu = pipeline_nlu_new(s);
+    struct pipeline_gen_config gc = {.store = s,
+                                     .router = router,
+                                     .responder = responder,
+                                     .nlu = nlu,
+                                     .max_inflight = (int)cfg->ai_max_inflight};
+    struct pipeline_gen *gen = pipeline_gen_start(&gc);
     struct pipeline_reply_ctx reply_ctx = {
-        .responder = responder, .nlu = nlu, .sentiment_model = sentiment};
+        .responder = responder, .nlu = nlu, .sentiment_model = sentiment, .gen = gen};
     const char *delay = getenv("DIREKT_TEST_REPLY_DELAY_MS");
     if (delay != NULL) {
         reply_ctx.test_delay_ms = strtoll(delay, NULL, 10);
@@ -150,6 +195,9 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
 
     struct api_ctx actx = {.store = s,
                            .nlu = nlu,
+                           .router = router,
+                           .gen = gen,
+                           .responder = responder,
                            .sentiment_model = sentiment,
                            .verify_token = cfg->ig_verify_token,
                            .started_ms = dk_now_ms()};
@@ -206,12 +254,23 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
     DK_INFO("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 
 stop:
+    /* AI calls in flight finish (or are canceled) while their HTTP requests can still be
+     * answered; the loop itself stops after the workers, which may still hand it calls, and
+     * before the finisher, which stores what the canceled calls leave behind */
     if (http != NULL) {
         http_server_quiesce(http);
+    }
+    pipeline_gen_wait(gen, cfg->shutdown_timeout_ms);
+    ai_router_cancel_all(router);
+    pipeline_gen_wait(gen, 2000);
+    if (http != NULL) {
         http_server_stop(http, (int)cfg->shutdown_timeout_ms);
     }
     pipeline_ingest_stop(actx.ingest);
     queue_pool_stop(pool);
+    ai_http_stop(outbound);
+    pipeline_gen_stop(gen);
+    ai_router_free(router);
     queue_scheduler_stop(sched);
     pipeline_responder_free(responder);
     pipeline_nlu_free(nlu);

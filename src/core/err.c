@@ -27,6 +27,10 @@ int dk_err_status(int code)
     case DK_EBUSY:
     case DK_ETIMEOUT:
         return 503;
+    case DK_ELIMIT:
+        return 429;
+    case DK_ECANCELED:
+        return 499;
     default:
         return 500;
     }
@@ -57,6 +61,12 @@ const char *dk_err_name(int code)
         return "busy";
     case DK_ETIMEOUT:
         return "timeout";
+    case DK_ECANCELED:
+        return "canceled";
+    case DK_ELIMIT:
+        return "rate_limited";
+    case DK_EPENDING:
+        return "pending";
     default:
         return "internal";
     }

@@ -24,6 +24,9 @@ enum dk_code {
     DK_EINTERNAL = -10, /* bug or unexpected state: 500 */
     DK_EBUSY = -11,     /* lost a race (lease, lock); retry later */
     DK_ETIMEOUT = -12,
+    DK_ECANCELED = -13, /* the caller gave up (client gone, shutdown) */
+    DK_ELIMIT = -14,    /* a quota or rate limit is exhausted: 429 */
+    DK_EPENDING = -15,  /* not an error: the work continues asynchronously (queue handlers) */
 };
 
 struct dk_err {

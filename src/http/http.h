@@ -7,7 +7,8 @@
  * content-type check and JSON parsing for HTTP_JSON routes (415/400), bearer-token auth for
  * HTTP_AUTH routes (401), and the error format of DESIGN §7. A handler then parses its
  * parameters, calls the domain and renders: it must call exactly one http_reply_* function,
- * or http_req_suspend() and later (from any thread) http_reply_* + http_req_resume().
+ * or http_req_suspend() and later (from any thread) http_reply_* + http_req_resume(), or
+ * http_req_suspend() and http_stream_start() for a streamed (chunked, SSE) response.
  * Each request owns an arena (http_req_arena) freed when the response is done.
  * Responses are queued on MHD's second handler call at the earliest (Debian's MHD 0.9.75
  * closes keep-alive connections when a response is queued on the first call).
@@ -115,6 +116,35 @@ void http_reply_err(struct http_req *req, const struct dk_err *err);
 void http_req_suspend(struct http_req *req);
 /* Wakes a suspended request after http_reply_* was called for it. Any thread, once. */
 void http_req_resume(struct http_req *req);
+
+/* ---- streamed responses (chunked, e.g. Server-Sent Events) ---- */
+struct http_stream;
+
+#define HTTP_STREAM_MAX_PENDING (1024u * 1024u) /* bytes queued but not yet sent */
+
+/* Starts a streamed response (chunked, no length) for a suspended request and resumes it: the
+ * status, the content type, Cache-Control: no-cache (unless the application set one),
+ * X-Request-Id and the headers from http_reply_header go out at once. Use it instead of
+ * http_reply_* + http_req_resume; the request must not be touched afterwards. Never NULL: the
+ * stream belongs to the caller until http_stream_end (the server keeps its own reference while
+ * sending). If the shutdown answered the request 503 already, the stream is born closed. Any
+ * thread, once, after the handler called http_req_suspend. */
+struct http_stream *http_stream_start(struct http_req *req, int status, const char *content_type);
+/* Queues n bytes (copied) to send after the ones queued before. Returns 0; DK_ECANCELED when
+ * the client went away or the server is stopping (stop producing, then http_stream_end);
+ * DK_ETOOBIG when the bytes would make more than HTTP_STREAM_MAX_PENDING wait unsent (a slow
+ * client): nothing is queued and the stream stays usable. Any thread. */
+int http_stream_write(struct http_stream *st, const void *p, size_t n);
+/* Writes one Server-Sent Event: "event: <event>\n" when event is not NULL, then data (NULL
+ * means "") as "data: <line>\n" per line (split on \n, \r\n and \r), then "\n". Returns
+ * http_stream_write's result, or DK_EINVAL when event contains a line break. Any thread. */
+int http_stream_sse(struct http_stream *st, const char *event, const char *data);
+/* Whether the client is gone (or the server is stopping), so that a producer waiting for
+ * its source can give up early. Any thread. */
+bool http_stream_closed(const struct http_stream *st);
+/* Ends the response once the queued bytes are sent and gives the stream up: it must not be
+ * used afterwards. Any thread, exactly once per stream. */
+void http_stream_end(struct http_stream *st);
 
 /* Parses "?limit=" style integers: returns dflt when absent, DK_EUNPROCESS when not an integer
  * in [min,max] (with err filled naming the parameter). */

@@ -81,12 +81,15 @@ struct http_server {
     char *listen; /* owned copy of cfg.listen */
     struct http_router router;
     uint16_t port;
-    int listen_fd;               /* from MHD_quiesce_daemon, closed after MHD_stop_daemon */
-    atomic_int inflight;         /* first handler call .. completion */
-    atomic_bool stopping;        /* replies carry Connection: close */
-    atomic_bool draining;        /* the deadline passed: new suspensions get 503 */
-    pthread_mutex_t parked_lock; /* guards the parked list only */
-    struct http_req *parked;     /* suspended requests, for the shutdown */
+    int listen_fd;                /* from MHD_quiesce_daemon, closed after MHD_stop_daemon */
+    atomic_int inflight;          /* first handler call .. completion */
+    atomic_bool stopping;         /* replies carry Connection: close */
+    atomic_bool draining;         /* the deadline passed: new suspensions get 503 */
+    pthread_mutex_t parked_lock;  /* guards the parked list only */
+    struct http_req *parked;      /* suspended requests, for the shutdown */
+    pthread_mutex_t streams_lock; /* guards streams and streams_stopping (stream.c) */
+    struct http_stream *streams;  /* streamed responses that MHD is sending */
+    bool streams_stopping;        /* the shutdown ended them: new ones end at once */
 };
 
 struct http_req {
@@ -148,5 +151,11 @@ enum MHD_Result http_queue(struct http_req *req, int status, struct MHD_Response
                            bool app_headers);
 /* Frees the request and everything it owns. */
 void http_req_free(struct http_req *req);
+
+/* ---- stream.c ---- */
+/* Ends every streamed response after its queued bytes (producers' writes then fail with
+ * DK_ECANCELED) and resumes their connections, so that MHD can be stopped. Main thread, at
+ * shutdown, before MHD_stop_daemon. */
+void http_stream_stop_all(struct http_server *s);
 
 #endif

@@ -11,7 +11,8 @@
  *
  * Suspended requests sit on a list (one mutex, touched at suspend and resume only) so that
  * the shutdown can answer them 503 and resume them: MHD must not be stopped with suspended
- * connections.
+ * connections. Streamed responses (stream.c) suspend their connections too; the shutdown
+ * ends them through http_stream_stop_all.
  */
 #include "http/http_int.h"
 
@@ -536,6 +537,7 @@ int http_server_start(const struct http_config *cfg, const struct http_route *ro
     atomic_init(&s->stopping, false);
     atomic_init(&s->draining, false);
     pthread_mutex_init(&s->parked_lock, NULL);
+    pthread_mutex_init(&s->streams_lock, NULL);
 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
@@ -567,6 +569,7 @@ int http_server_start(const struct http_config *cfg, const struct http_route *ro
         int e = errno;
         http_router_free(&s->router);
         pthread_mutex_destroy(&s->parked_lock);
+        pthread_mutex_destroy(&s->streams_lock);
         rc = dk_err_set(err, DK_EIO, "could not listen on %s: %s", s->listen,
                         e != 0 ? strerror(e) : "libmicrohttpd refused to start");
         dk_free(s->listen);
@@ -657,6 +660,7 @@ void http_server_stop(struct http_server *s, int timeout_ms)
     wait_inflight(s, timeout_ms > 0 ? timeout_ms : 0);
     atomic_store(&s->draining, true);
     force_parked(s);
+    http_stream_stop_all(s);
     wait_inflight(s, HTTP_FLUSH_WAIT_MS);
     int left = http_server_inflight(s);
     if (left > 0) {
@@ -669,6 +673,7 @@ void http_server_stop(struct http_server *s, int timeout_ms)
     }
     http_router_free(&s->router);
     pthread_mutex_destroy(&s->parked_lock);
+    pthread_mutex_destroy(&s->streams_lock);
     dk_free(s->listen);
     dk_free(s);
 }

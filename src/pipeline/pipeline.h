@@ -20,6 +20,7 @@
 #include "nlu/nlu.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "ai/ai.h"
 
 /* ---- persist ---- */
 struct pipeline_persist_stats {
@@ -112,11 +113,99 @@ int pipeline_responder_priority(const char *intent);
 const char *pipeline_responder_reply(const struct pipeline_responder *r, const char *intent,
                                      const char *lang);
 
+/* ---- the local answer: the knowledge base, else the template (answer.c) ---- */
+struct ai_kb_entry;
+struct pipeline_nlu;
+/* The built-in answer to text (the burst's customer text) for an intent in lang: the best
+ * knowledge entry of the account when it matches well enough, else the intent's template.
+ * *kb_id is the entry used (0 for a template). New string. */
+char *pipeline_local_answer(struct nlu_ctx *ctx, const struct pipeline_responder *r,
+                            const struct ai_kb_entry *kb, size_t nkb, const char *text,
+                            const char *intent, const char *lang, int64_t *kb_id);
+/* The same, with the account's knowledge entries read through c (account_id NULL: the global
+ * ones). *out is new. */
+int pipeline_local_answer_db(struct store_conn *c, const struct pipeline_responder *r,
+                             const char *account_id, const char *text, const char *intent,
+                             const char *lang, char **out, int64_t *kb_id, struct dk_err *err);
+/* Knowledge rows as the ai module's entries (new array, dk_free; strings borrowed). */
+struct store_kb_entry;
+struct ai_kb_entry *pipeline_kb_view(const struct store_kb_entry *kb, size_t n);
+/* The built-in answer to a text on its own (no conversation): its intent and language by the
+ * NLU, the account's knowledge (account_id NULL: the global entries), else the template. *out
+ * is new. */
+int pipeline_local_reply(struct store_conn *c, const struct pipeline_responder *r,
+                         struct pipeline_nlu *nlu, const char *account_id, const char *text,
+                         char **out, struct dk_err *err);
+/* Most knowledge entries loaded for one answer. */
+#define PIPELINE_KB_MAX 500
+
+/* ---- generation with the AI router (generate.c) ---- */
+struct ai_router;
+struct ai_result;
+struct pipeline_gen;
+struct pipeline_gen_config {
+    struct store *store;
+    struct ai_router *router;
+    const struct pipeline_responder *responder;
+    struct pipeline_nlu *nlu;
+    int max_inflight; /* LLM generations in flight in this process (default 4096) */
+};
+/* Starts the finisher thread that stores what the router's calls gave. Main thread. */
+struct pipeline_gen *pipeline_gen_start(const struct pipeline_gen_config *cfg);
+/* Waits up to timeout_ms for the router's calls in flight and the finisher's queue (the HTTP
+ * loop must still run). Main thread. NULL accepted. */
+void pipeline_gen_wait(struct pipeline_gen *g, int64_t timeout_ms);
+/* Stores what is queued, stops the finisher and frees (after the HTTP loop stopped, so that
+ * canceled calls were handed over). Main thread. NULL accepted. */
+void pipeline_gen_stop(struct pipeline_gen *g);
+struct ai_router *pipeline_gen_router(const struct pipeline_gen *g);
+/* Whether replies go to an LLM first (the reply route does not start with "local"). */
+bool pipeline_gen_uses_llm(const struct pipeline_gen *g);
+/* Whether an intent below this confidence is asked of an LLM (local-first). */
+bool pipeline_gen_asks_intent(const struct pipeline_gen *g, double confidence);
+
+/* Stores a router result's attempts in ai_calls (path "local" for the built-in provider),
+ * in the caller's transaction. */
+int pipeline_record_calls(struct store_conn *c, const struct ai_result *res, const char *task,
+                          const char *account_id, const char *conversation_id, struct dk_err *err);
+
+/* A finished router call handed to the finisher: it records the attempts, runs work (may be
+ * NULL) in the same transaction, commits, then calls after (may be NULL) with the outcome and
+ * the connection (in no transaction; NULL when the database is unreachable).
+ * Takes ownership of res (freed after after returns). Any thread. */
+typedef int (*pipeline_gen_work_fn)(struct store_conn *c, void *arg, struct ai_result *res,
+                                    struct dk_err *err);
+typedef void (*pipeline_gen_after_fn)(void *arg, struct store_conn *c, struct ai_result *res,
+                                      int rc, const struct dk_err *err);
+void pipeline_gen_finish(struct pipeline_gen *g, struct ai_result *res, const char *task,
+                         const char *account_id, const char *conversation_id,
+                         pipeline_gen_work_fn work, pipeline_gen_after_fn after, void *arg);
+
+/* A reply prompt for a conversation, ready for the router (pipeline_draft_free). */
+struct pipeline_draft;
+/* Gathers the conversation, its recent messages, the customer's profile, the account's AI
+ * settings and knowledge, and the local answer; intent/lang NULL: from the conversation's
+ * context. DK_ENOTFOUND for an unknown conversation. */
+int pipeline_draft_prepare(struct store_conn *c, struct pipeline_gen *g, const char *conv_id,
+                           const char *intent, const char *lang, struct pipeline_draft **out,
+                           struct dk_err *err);
+void pipeline_draft_free(struct pipeline_draft *d);
+/* The router request of a draft (borrowed from it; target may be NULL, stream as asked). */
+void pipeline_draft_request(struct pipeline_draft *d, const char *target, bool stream,
+                            struct ai_request *out);
+const char *pipeline_draft_local_text(const struct pipeline_draft *d);
+const char *pipeline_draft_account(const struct pipeline_draft *d);
+/* The final text of a draft's result: the LLM's answer when it passes the checks, else the
+ * local answer; *meta (new object) tells who answered, and why a fallback happened. New. */
+char *pipeline_draft_final_text(struct pipeline_draft *d, const struct ai_result *res,
+                                json_t **meta);
+
 /* ---- the reply job ---- */
 struct pipeline_reply_ctx {
     const struct pipeline_responder *responder;
     struct pipeline_nlu *nlu;
     const struct nlu_model *sentiment_model; /* NULL: the lexicons */
+    struct pipeline_gen *gen;                /* NULL: replies only from the built-in answers */
     int64_t test_delay_ms;                   /* test hook: sleep inside the job's transaction */
 };
 /* queue_handler_fn for kind "reply"; ctx is a struct pipeline_reply_ctx. */
@@ -124,6 +213,11 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
                        struct dk_err *err);
 
 #define PIPELINE_JOB_REPLY "reply"
+/* queue_handler_fn for kind "ai_reply" (own_tx): one step of an LLM reply (the intent when the
+ * local one was unsure, then the reply), handed to the router; DK_EPENDING while it runs. */
+int pipeline_ai_reply_job(void *ctx, struct store_conn *c, const struct queue_job *job,
+                          struct dk_err *err);
+#define PIPELINE_JOB_AI_REPLY "ai_reply"
 
 /* ---- understand: the NLU in the lifecycle (understand.c) ---- */
 /* The intent model in use, shared by every thread of a process and swapped atomically when a

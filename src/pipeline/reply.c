@@ -30,8 +30,12 @@ struct reply_state {
     const char *skip;   /* why the bot does not answer, or NULL */
     const char *intent; /* points into intent_buf once understood */
     char intent_buf[72];
+    float confidence; /* of the burst's intent */
     const char *lang;
-    const char *text; /* the reply */
+    char *text;      /* the reply (new) */
+    char *customer;  /* the burst's text (new) */
+    int64_t kb_id;   /* the knowledge entry answered with, 0 for a template */
+    bool generating; /* handed to an LLM: the reply is stored when it answers */
     char reply_id[STORE_ID_LEN];
 };
 
@@ -140,6 +144,7 @@ static int understand(struct store_conn *c, const struct pipeline_reply_ctx *rct
         if (score > best) {
             best = score;
             s->intent = intent;
+            s->confidence = res.intent.oos ? 0.0f : res.intent.confidence;
         }
         rc = store_analysis(c, dk_json_str(m, "id"), &res, text, len,
                             pipeline_nlu_model_version(ref), err);
@@ -158,9 +163,40 @@ static int understand(struct store_conn *c, const struct pipeline_reply_ctx *rct
     return rc;
 }
 
-static void generate(const struct pipeline_responder *r, struct reply_state *s)
+/* The burst's text, one message a line. */
+static char *burst_text(const json_t *messages)
 {
-    s->text = pipeline_responder_reply(r, s->intent, s->lang);
+    struct dk_buf b;
+    dk_buf_init(&b, 256u << 10);
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m)
+    {
+        const char *t = dk_json_str(m, "content");
+        if (t != NULL && *t != '\0') {
+            dk_buf_printf(&b, "%s%s", b.len > 0 ? "\n" : "", t);
+        }
+    }
+    char *out = dk_strdup(b.len > 0 ? b.data : "");
+    dk_buf_free(&b);
+    return out;
+}
+
+/* The local path's entry in ai_calls, like every other provider's. */
+static int record_local(struct store_conn *c, struct reply_state *s, int64_t started_ms,
+                        struct dk_err *err)
+{
+    struct ai_result res = {0};
+    res.nattempts = 1;
+    struct ai_attempt *a = &res.attempts[0];
+    snprintf(a->provider, sizeof(a->provider), "local");
+    snprintf(a->model, sizeof(a->model), "%s", s->kb_id > 0 ? "knowledge" : "templates");
+    a->outcome = AI_OK;
+    a->latency_ms = dk_mono_ms() - started_ms;
+    a->first_token_ms = -1;
+    return pipeline_record_calls(c, &res, "reply",
+                                 s->conv.account_id[0] != '\0' ? s->conv.account_id : NULL,
+                                 s->conv.id, err);
 }
 
 static int store_reply(struct store_conn *c, struct reply_state *s, int64_t now, struct dk_err *err)
@@ -174,17 +210,23 @@ static int store_reply(struct store_conn *c, struct reply_state *s, int64_t now,
         json_array_append(ids, json_object_get(m, "id"));
     }
     json_object_set_new(meta, "in_reply_to", ids);
-    json_object_set_new(meta, "responder", json_string("local"));
+    json_object_set_new(meta, "responder", json_string(s->generating ? "pending" : "local"));
     json_object_set_new(meta, "language", json_string(s->lang));
+    if (s->kb_id > 0) {
+        json_object_set_new(meta, "local_kb_id", json_integer(s->kb_id));
+    }
+    if (s->generating) {
+        json_object_set_new(meta, "steps", json_object());
+    }
     char *metatext = dk_json_dump(meta);
     json_decref(meta);
     struct store_message msg = {
         .conversation_id = s->conv.id,
         .sender_type = "bot",
         .message_type = "text",
-        .content = s->text,
+        .content = s->generating ? "" : s->text,
         .metadata = metatext,
-        .status = "pending_send",
+        .status = s->generating ? "generating" : "pending_send",
         .intent = s->intent,
         .created_ms = now,
     };
@@ -192,6 +234,40 @@ static int store_reply(struct store_conn *c, struct reply_state *s, int64_t now,
     int rc = store_message_insert(c, &msg, &inserted, err);
     dk_free(metatext);
     memcpy(s->reply_id, msg.id, STORE_ID_LEN);
+    return rc;
+}
+
+/* The reply: the built-in answer now, or a bot message "generating" and the job that asks
+ * the LLM route (generate.c), in this transaction. */
+static int generate(struct store_conn *c, const struct pipeline_reply_ctx *rctx,
+                    struct reply_state *s, int64_t now, struct dk_err *err)
+{
+    int64_t started = dk_mono_ms();
+    s->customer = burst_text(s->messages);
+    s->generating = rctx->gen != NULL && pipeline_gen_uses_llm(rctx->gen);
+    if (!s->generating) {
+        int rc = pipeline_local_answer_db(
+            c, rctx->responder, s->conv.account_id[0] != '\0' ? s->conv.account_id : NULL,
+            s->customer, s->intent, s->lang, &s->text, &s->kb_id, err);
+        if (rc == 0) {
+            rc = store_reply(c, s, now, err);
+        }
+        return rc == 0 ? record_local(c, s, started, err) : rc;
+    }
+    int rc = store_reply(c, s, now, err);
+    if (rc != 0) {
+        return rc;
+    }
+    json_t *payload =
+        json_pack("{s:s, s:s, s:s, s:f, s:s, s:b}", "message_id", s->reply_id, "conversation_id",
+                  s->conv.id, "intent", s->intent, "confidence", (double)s->confidence, "language",
+                  s->lang, "classify", pipeline_gen_asks_intent(rctx->gen, s->confidence));
+    char *text = dk_json_dump(payload);
+    json_decref(payload);
+    char key[64];
+    snprintf(key, sizeof(key), "ai_reply:%s", s->reply_id);
+    rc = queue_enqueue(c, PIPELINE_JOB_AI_REPLY, text, key, now, 5, NULL, err);
+    dk_free(text);
     return rc;
 }
 
@@ -244,8 +320,7 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
         decide(&s, now);
         rc = understand(c, rctx, &s, err);
         if (rc == 0 && s.skip == NULL) {
-            generate(rctx->responder, &s);
-            rc = store_reply(c, &s, now, err);
+            rc = generate(c, rctx, &s, now, err);
         }
         if (rc == 0) {
             rc = update_context(c, &s, now, err);
@@ -253,11 +328,15 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
         if (rc == 0) {
             DK_INFO("conversation %s: %zu message(s), intent=%s, %s", conv_id,
                     json_array_size(s.messages), s.intent,
-                    s.skip != NULL ? s.skip : "reply pending_send");
+                    s.skip != NULL ? s.skip
+                    : s.generating ? "reply generating"
+                                   : "reply pending_send");
         }
     }
     json_decref(s.messages);
     json_decref(s.context);
+    dk_free(s.text);
+    dk_free(s.customer);
     store_conversation_clear(&s.conv);
     return rc;
 }

@@ -229,6 +229,30 @@ int queue_complete(struct store_conn *c, const struct queue_job *job, struct dk_
     return 0;
 }
 
+int queue_extend_lease(struct store_conn *c, const struct queue_job *job, int64_t until_ms,
+                       struct dk_err *err)
+{
+    char id[24], until[24], now[24];
+    I64(id, job->id);
+    I64(until, until_ms);
+    I64(now, dk_now_ms());
+    const char *p[] = {id, job->worker, until, now};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "UPDATE jobs SET locked_until = $3, updated_at = $4 WHERE id = $1 AND "
+                         "status = 'running' AND locked_by = $2",
+                         4, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t n = store_res_affected(r);
+    store_res_free(r);
+    if (n == 0) {
+        return dk_err_set(err, DK_EBUSY, "job %lld: lease lost", (long long)job->id);
+    }
+    return 0;
+}
+
 int64_t queue_backoff_ms(int attempts)
 {
     int64_t delay = 1000;
@@ -299,6 +323,22 @@ int queue_release(struct store_conn *c, const struct queue_job *job, struct dk_e
     I64(now, dk_now_ms());
     const char *p[] = {id, now, job->worker};
     return run_alone(c, RELEASE_SQL, 3, p, err);
+}
+
+int queue_requeue(struct store_conn *c, const struct queue_job *job, struct dk_err *err)
+{
+    char id[24], now[24];
+    I64(id, job->id);
+    I64(now, dk_now_ms());
+    const char *p[] = {id, now, job->worker};
+    struct store_res *r = NULL;
+    int rc = store_query(c, RELEASE_SQL, 3, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t n = store_res_affected(r);
+    store_res_free(r);
+    return n > 0 ? 0 : dk_err_set(err, DK_EBUSY, "job %lld: lease lost", (long long)job->id);
 }
 
 int queue_reclaim_expired(struct store_conn *c, int64_t now_ms, int *n, struct dk_err *err)

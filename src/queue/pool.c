@@ -75,8 +75,10 @@ static int run_job(struct queue_pool *p, struct store_conn *c, struct queue_job 
     if (rc == 0) {
         rc = queue_complete(c, job, err);
     }
-    if (rc == 0) {
-        return store_savepoint_release(c, "job", err);
+    if (rc == 0 || rc == DK_EPENDING) {
+        /* pending: the handler's work commits, and its owner completes the job later */
+        int src = store_savepoint_release(c, "job", err);
+        return src != 0 ? src : rc;
     }
     struct dk_err ignored = {0};
     if (store_savepoint_rollback(c, "job", &ignored) != 0 ||
@@ -117,6 +119,9 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
     int rc = store_begin(c, &err);
     for (size_t i = 0; i < n; i++) {
         if (outside[i]) {
+            if (rcs[i] == DK_EPENDING) {
+                continue; /* handed over: completed later by the handler's owner */
+            }
             if (rc != 0 && rcs[i] == 0) {
                 rcs[i] = rc;
                 errs[i] = err;
@@ -154,8 +159,8 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
     }
     for (size_t i = 0; i < n; i++) {
         struct queue_job *job = jobs[i];
-        if (rc != 0 && rcs[i] == 0) {
-            rcs[i] = rc;
+        if (rc != 0 && (rcs[i] == 0 || (rcs[i] == DK_EPENDING && !outside[i]))) {
+            rcs[i] = rc; /* a pending hand-over inside a rolled back batch is void too */
             errs[i] = err;
         }
         char jid[24];
@@ -168,8 +173,9 @@ static void run_batch(struct queue_pool *p, struct store_conn *c, struct queue_j
             }
             continue;
         }
-        if (rcs[i] == 0) {
-            DK_DEBUG("job %s done kind=%s attempt=%d", jid, job->kind, job->attempts);
+        if (rcs[i] == 0 || rcs[i] == DK_EPENDING) {
+            DK_DEBUG("job %s %s kind=%s attempt=%d", jid, rcs[i] == 0 ? "done" : "pending",
+                     job->kind, job->attempts);
             continue;
         }
         DK_WARN("job %s failed kind=%s attempt=%d/%d: %s", jid, job->kind, job->attempts,

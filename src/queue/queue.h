@@ -54,6 +54,11 @@ int queue_claim_batch(struct store_conn *c, const char *worker, int64_t lease_ms
 /* Marks the job done inside the caller's transaction; DK_EBUSY when this worker no longer holds
  * its lease (the caller must roll back). */
 int queue_complete(struct store_conn *c, const struct queue_job *job, struct dk_err *err);
+/* Moves the lease of a running job this worker holds to until_ms, in the caller's transaction
+ * (or alone). DK_EBUSY when the lease is no longer held. For handlers that hand a job over to
+ * asynchronous work (DK_EPENDING) that may outlast the claim's lease. */
+int queue_extend_lease(struct store_conn *c, const struct queue_job *job, int64_t until_ms,
+                       struct dk_err *err);
 /* Records a failure in its own transaction: back to queued with backoff, or failed when
  * attempts are exhausted (or superseded when a queued job with the same key exists). */
 int queue_fail(struct store_conn *c, const struct queue_job *job, const char *error,
@@ -62,6 +67,9 @@ int queue_fail(struct store_conn *c, const struct queue_job *job, const char *er
  * its attempt not counted (or done when a queued job with the same key supersedes it). In its
  * own transaction. */
 int queue_release(struct store_conn *c, const struct queue_job *job, struct dk_err *err);
+/* As queue_release, in the caller's transaction: a job whose step is done and whose next step
+ * should run at once. DK_EBUSY when the lease is no longer held. */
+int queue_requeue(struct store_conn *c, const struct queue_job *job, struct dk_err *err);
 /* Puts jobs whose lease expired back to queued (or failed when exhausted). *n may be NULL. */
 int queue_reclaim_expired(struct store_conn *c, int64_t now_ms, int *n, struct dk_err *err);
 /* Queued and running jobs (with attempts, run_at, lease, last error), and the most recent
@@ -82,7 +90,10 @@ int queue_lease_release(struct store_conn *c, const char *name, const char *hold
 
 /* Runs a job inside the transaction the pool opened on c. Returns 0 to commit (the pool marks
  * the job done in the same transaction) or a DK_* code to roll back and retry later, with err
- * saying why. Worker threads. */
+ * saying why. DK_EPENDING hands the job over: the handler's work commits, the job stays
+ * running under its lease (see queue_extend_lease), and whoever the handler gave it to calls
+ * queue_complete (in its own transaction) or queue_fail later; if that never happens the lease
+ * expires and the job runs again. Worker threads. */
 typedef int (*queue_handler_fn)(void *ctx, struct store_conn *c, const struct queue_job *job,
                                 struct dk_err *err);
 

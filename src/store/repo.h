@@ -263,4 +263,150 @@ int store_nlu_model_latest(struct store_conn *c, const char *task, int64_t *id, 
 int store_nlu_model_status(struct store_conn *c, const char *task, json_t **out,
                            struct dk_err *err);
 
+/* ---- knowledge: the business's facts that replies may quote (knowledge.c) ----
+ * Entries belong to one account or, with a NULL account_id, to every account. As JSON:
+ * {id, account_id, kind, question, answer, tags, enabled, created_at, updated_at}. */
+#define STORE_KB_ACCOUNT  0x01u
+#define STORE_KB_KIND     0x02u
+#define STORE_KB_QUESTION 0x04u
+#define STORE_KB_ANSWER   0x08u
+#define STORE_KB_TAGS     0x10u
+#define STORE_KB_ENABLED  0x20u
+#define STORE_KB_ALL      0x3fu
+
+struct store_knowledge {
+    const char *account_id; /* NULL = every account */
+    const char *kind;       /* "faq" | "text" (the caller validates) */
+    const char *question;   /* may be NULL */
+    const char *answer;     /* never NULL when set */
+    const char *tags_json;  /* JSON array text; NULL = [] */
+    bool enabled;
+};
+/* Creates an entry (all fields of k); *out is the new row (new). */
+int store_knowledge_create(struct store_conn *c, const struct store_knowledge *k, int64_t now_ms,
+                           json_t **out, struct dk_err *err);
+/* One entry as JSON (new). DK_ENOTFOUND when there is none. */
+int store_knowledge_get(struct store_conn *c, int64_t id, json_t **out, struct dk_err *err);
+/* Replaces the fields of entry id named in the mask fields (STORE_KB_*) with those of k (one
+ * statement, so concurrent changes of other fields are kept), then rewrites the entry's search
+ * text: call it inside a transaction. *out (may be NULL) receives the row after the change
+ * (new). DK_ENOTFOUND when there is no such entry. */
+int store_knowledge_update(struct store_conn *c, int64_t id, const struct store_knowledge *k,
+                           unsigned fields, int64_t now_ms, json_t **out, struct dk_err *err);
+/* DK_ENOTFOUND when there is no such entry. */
+int store_knowledge_delete(struct store_conn *c, int64_t id, struct dk_err *err);
+/* Entries by id ascending. account_id (NULL = all) keeps that account's entries and the global
+ * ones; q (NULL = all) keeps entries whose question or answer contains it, ignoring case (the
+ * same on both engines). cursor is a previous page's *next_cursor or NULL (DK_EUNPROCESS when
+ * it is not one); *next_cursor is new or NULL at the end. */
+int store_knowledge_list(struct store_conn *c, const char *account_id, const char *q,
+                         const char *cursor, int limit, json_t **out, char **next_cursor,
+                         struct dk_err *err);
+
+/* An entry for retrieval. */
+struct store_kb_entry {
+    int64_t id;
+    char *question; /* NULL for free text */
+    char *answer;
+};
+/* The enabled entries of account_id and the global ones (account_id NULL: only the global
+ * ones), oldest first, at most max: *out is a new array of *n entries (store_kb_entries_free;
+ * NULL when there are none). */
+int store_knowledge_all(struct store_conn *c, const char *account_id, size_t max,
+                        struct store_kb_entry **out, size_t *n, struct dk_err *err);
+void store_kb_entries_free(struct store_kb_entry *v, size_t n);
+
+/* ---- ai_calls: one row per AI call attempt, and ai_settings per account (ai_calls.c) ---- */
+struct store_ai_call {
+    int64_t created_ms;
+    const char *task;            /* "reply", "intent", … */
+    const char *provider;        /* "openai", "anthropic", "local", … */
+    const char *model;           /* NULL = "" */
+    const char *account_id;      /* may be NULL */
+    const char *conversation_id; /* a UUID or NULL */
+    const char *path;            /* "local" | "llm" */
+    const char *outcome;         /* ai_outcome_name(): "ok", "retry", "budget", … */
+    int http_status;             /* 0 when none */
+    int64_t latency_ms;
+    int64_t first_token_ms; /* < 0: none */
+    int64_t input_tokens;
+    int64_t output_tokens;
+    bool redacted;
+    const char *error; /* may be NULL */
+};
+/* Inserts calls v[0..n) in one go (one statement on PostgreSQL). DK_EINVAL, and nothing is
+ * written, when a conversation_id is not a UUID or a required text is NULL. */
+int store_ai_calls_insert(struct store_conn *c, const struct store_ai_call *v, size_t n,
+                          struct dk_err *err);
+/* Tokens (input + output) that account_id's calls sent to a provider on the UTC day of now_ms:
+ * path "llm" and an outcome other than budget, circuit and privacy (refused before sending). */
+int store_ai_tokens_today(struct store_conn *c, const char *account_id, int64_t now_ms,
+                          int64_t *tokens, struct dk_err *err);
+/* Filters of store_ai_call_list; NULL fields match everything. */
+struct store_ai_call_filter {
+    const char *task;
+    const char *provider;
+    const char *conversation_id; /* a UUID (the caller checks) */
+    const char *account_id;
+};
+/* Calls newest first ({id, created_at, task, provider, model, account_id, conversation_id,
+ * path, outcome, http_status, latency_ms, first_token_ms, input_tokens, output_tokens,
+ * redacted, error}), cursor paging by id as store_knowledge_list. */
+int store_ai_call_list(struct store_conn *c, const struct store_ai_call_filter *f,
+                       const char *cursor, int limit, json_t **out, char **next_cursor,
+                       struct dk_err *err);
+/* Per provider and outcome since since_ms (0 = all time), account_id NULL = every account:
+ * a new array of {provider, outcome, calls, input_tokens, output_tokens, avg_latency_ms,
+ * max_latency_ms} ordered by provider and outcome. */
+int store_ai_call_summary(struct store_conn *c, const char *account_id, int64_t since_ms,
+                          json_t **out, struct dk_err *err);
+
+#define STORE_AI_DEFAULT_ACCOUNT "*"
+#define STORE_AIS_SYSTEM_PROMPT  0x01u
+#define STORE_AIS_TONE           0x02u
+#define STORE_AIS_BUSINESS_NAME  0x04u
+#define STORE_AIS_BUDGET         0x08u
+#define STORE_AIS_ALL            0x0fu
+
+/* An account's AI settings. From store_ai_settings_get each field is the account's own value
+ * or, when the account leaves it unset (NULL), the default row's ('*'). */
+struct store_ai_settings {
+    char *system_prompt; /* new or NULL */
+    char *tone;
+    char *business_name;
+    int64_t daily_token_budget; /* < 0: unset (the configured default applies); 0 = unlimited */
+    unsigned inherited;         /* STORE_AIS_* fields that came from the '*' row */
+    bool found;                 /* the account or the '*' row exists */
+    int64_t updated_ms;         /* of the account's row, else of the '*' row; 0 when none */
+};
+void store_ai_settings_clear(struct store_ai_settings *s);
+/* The effective settings of account_id ('*' or NULL reads the default row alone); out is
+ * cleared first and filled (found false and every field unset when neither row exists). */
+int store_ai_settings_get(struct store_conn *c, const char *account_id,
+                          struct store_ai_settings *out, struct dk_err *err);
+/* What store_ai_settings_put writes (borrowed). */
+struct store_ai_settings_in {
+    const char *system_prompt;
+    const char *tone;
+    const char *business_name;
+    int64_t daily_token_budget; /* < 0: unset */
+};
+/* Creates or changes account_id's row: the fields named in the mask (STORE_AIS_*) take the
+ * values of in (NULL / < 0 clears them), the others keep theirs. */
+int store_ai_settings_put(struct store_conn *c, const char *account_id,
+                          const struct store_ai_settings_in *in, unsigned fields, int64_t now_ms,
+                          struct dk_err *err);
+
+/* ---- replies generated asynchronously (replies.c) ---- */
+/* One message {id, conversation_id, sender_type, content, metadata, intent, status,
+ * created_at} (new). DK_ENOTFOUND when there is none. */
+int store_message_get(struct store_conn *c, const char *id, json_t **out, struct dk_err *err);
+int store_message_set_metadata(struct store_conn *c, const char *id, const char *metadata_json,
+                               struct dk_err *err);
+/* Fills in a reply that is still "generating"; *updated is false when it was not (done
+ * already). intent NULL keeps the stored one. */
+int store_message_finish_reply(struct store_conn *c, const char *id, const char *content,
+                               const char *status, const char *metadata_json, const char *intent,
+                               bool *updated, struct dk_err *err);
+
 #endif

@@ -45,7 +45,7 @@ esac
 # The settings of the environment that runs the tests must not leak into the servers.
 for _v in $(compgen -e); do
     case "$_v" in
-    DIREKT_BIN | DIREKT_BACKEND | DIREKT_FIXTURES | DIREKT_SOURCE | DIREKT_TEST_PG_URL) ;;
+    DIREKT_BIN | DIREKT_BACKEND | DIREKT_FIXTURES | DIREKT_SOURCE | DIREKT_TEST_PG_URL | DIREKT_TEST_KEEP) ;;
     DIREKT_* | IG_* | DATABASE_URL | REDIS_URL | OPENAI_* | ANTHROPIC_* | CLAUDE_API_KEY | \
         LOCAL_LLM_* | ELASTICSEARCH_URL) unset "$_v" ;;
     esac
@@ -558,7 +558,8 @@ api_token() {
 # api METHOD PATH [JSON_BODY]: an authorised API call; sets HTTP_STATUS and HTTP_BODY.
 api() {
     local method=$1 path=$2 tok
-    tok=$(api_token)
+    api_token >/dev/null # in this shell, so that the token is made once, not per call
+    tok=$API_TOKEN
     if [ $# -ge 3 ]; then
         http "$method" "$path" -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
             --data-binary "$3"

@@ -69,7 +69,8 @@ int dbtest_clean(void **state)
         "DELETE FROM users",          "DELETE FROM jobs",         "DELETE FROM leases",
         "DELETE FROM webhook_events", "DELETE FROM api_tokens",   "DELETE FROM settings",
         "DELETE FROM agent_plans",    "DELETE FROM nlu_examples", "DELETE FROM nlu_intents",
-        "DELETE FROM nlu_models"};
+        "DELETE FROM nlu_models",     "DELETE FROM knowledge",    "DELETE FROM ai_calls",
+        "DELETE FROM ai_settings"};
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         if (store_query(c, deletes[i], 0, NULL, NULL, &err) != 0) {
             fprintf(stderr, "dbtest: %s\n", err.msg);
