@@ -308,6 +308,70 @@ static void test_queue_pool_own_tx_kind(void **state)
     assert_int_equal(atomic_load(&k.runs), 7);
 }
 
+/* Handlers that hand their job over (DK_EPENDING): the job stays running under the longer
+ * lease they took, and whoever holds the copy completes or requeues it later. */
+static struct queue_job pending_copy[2];
+static atomic_int pending_n;
+
+static int pending_handler(void *ctx, struct store_conn *c, const struct queue_job *job,
+                           struct dk_err *err)
+{
+    (void)ctx;
+    int rc = queue_extend_lease(c, job, dk_now_ms() + 60000, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int i = atomic_fetch_add(&pending_n, 1);
+    if (i < 2) {
+        pending_copy[i].id = job->id;
+        snprintf(pending_copy[i].worker, sizeof(pending_copy[i].worker), "%s", job->worker);
+        snprintf(pending_copy[i].kind, sizeof(pending_copy[i].kind), "%s", job->kind);
+    }
+    return DK_EPENDING;
+}
+
+static void test_queue_pending_hand_over(void **state)
+{
+    struct dbtest *t = *state;
+    struct store_conn *c = conn(state);
+    enqueue(c, "pend_own", NULL, dk_now_ms(), 5, NULL);
+    enqueue(c, "pend_tx", NULL, dk_now_ms(), 5, NULL);
+    store_release(c);
+    atomic_init(&pending_n, 0);
+    static const struct queue_kind kinds[] = {{"pend_own", pending_handler, true},
+                                              {"pend_tx", pending_handler, false}};
+    struct queue_pool_config pc = {.store = t->store,
+                                   .kinds = kinds,
+                                   .nkinds = 2,
+                                   .threads = 1,
+                                   .lease_ms = 2000,
+                                   .poll_ms = 20,
+                                   .name = "test"};
+    run_pool(t, &pc, "running", 2, 10000);
+    dk_sleep_ms(100); /* a batch that handed over its jobs has nothing left to do with them */
+    assert_int_equal(atomic_load(&pending_n), 2);
+    /* neither done nor failed: still running, under the lease the handler took */
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'running'"), 2);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM jobs WHERE locked_until > %lld",
+             (long long)(dk_now_ms() + 50000));
+    assert_int_equal(dbtest_int(t->store, sql), 2);
+    /* the owner completes one and sends the other back for its next step */
+    c = conn(state);
+    struct dk_err err = {0};
+    assert_int_equal(store_begin(c, &err), 0);
+    assert_int_equal(queue_complete(c, &pending_copy[0], &err), 0);
+    assert_int_equal(queue_requeue(c, &pending_copy[1], &err), 0);
+    assert_int_equal(store_commit(c, &err), 0);
+    /* a second completion finds no lease */
+    assert_int_equal(queue_complete(c, &pending_copy[0], &err), DK_EBUSY);
+    store_release(c);
+    assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'done'"), 1);
+    assert_int_equal(
+        dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'queued' AND attempts = 0"),
+        1);
+}
+
 static void test_queue_unknown_kind_fails_visibly(void **state)
 {
     struct dbtest *t = *state;
@@ -404,6 +468,7 @@ int main(void)
         T(test_queue_lease_is_exclusive),
         T(test_queue_pool_runs_and_retries),
         T(test_queue_pool_own_tx_kind),
+        T(test_queue_pending_hand_over),
         T(test_queue_unknown_kind_fails_visibly),
         T(test_queue_list_active_shows_attempts),
         T(test_queue_batch_gives_back_what_it_cannot_reach),
