@@ -138,8 +138,9 @@ static int parse_route(struct ai_config *cfg, const char *entry, struct dk_err *
                               "configured",
                               task_name, item);
         }
-        if (task == AI_TASK_EMBEDDING && cfg->providers[pi].builtin) {
-            return dk_err_set(err, DK_EINVAL, "route embedding: local has no embeddings");
+        if (task == AI_TASK_EMBEDDING &&
+            (cfg->providers[pi].builtin || cfg->providers[pi].wire != AI_WIRE_OPENAI)) {
+            return dk_err_set(err, DK_EINVAL, "route embedding: %s has no embeddings", item);
         }
         steps[n].provider = pi;
         snprintf(steps[n].model, sizeof(steps[n].model), "%s", slash != NULL ? slash + 1 : "");

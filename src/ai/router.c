@@ -180,6 +180,13 @@ static bool breaker_allows(struct ai_router *r, int pi, bool *probe)
     return ok;
 }
 
+static void breaker_release(struct ai_router *r, int pi)
+{
+    pthread_mutex_lock(&r->mu);
+    r->br[pi].probing = false;
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void breaker_record(struct ai_router *r, int pi, bool success, bool probe)
 {
     pthread_mutex_lock(&r->mu);
@@ -364,8 +371,8 @@ static void on_http_done(void *arg, const struct ai_http_resp *resp)
         ai_stream_end(k->stream, &rep);
         rep.http_status = resp->status;
     } else {
-        const char *body = k->stream != NULL || k->req.stream ? k->errbody.data : resp->body;
-        size_t len = k->stream != NULL || k->req.stream ? k->errbody.len : resp->len;
+        const char *body = k->stream != NULL ? k->errbody.data : resp->body;
+        size_t len = k->stream != NULL ? k->errbody.len : resp->len;
         if (body == NULL) {
             body = "";
         }
@@ -400,6 +407,8 @@ static void on_http_done(void *arg, const struct ai_http_resp *resp)
         breaker_record(r, pi, true, k->probe);
     } else if (health_failure) {
         breaker_record(r, pi, false, k->probe);
+    } else if (k->probe && rep.outcome == AI_ERR_CANCELED) {
+        breaker_release(r, pi); /* the probe told nothing: the next call probes */
     } else if (k->probe) {
         breaker_record(r, pi, true, true); /* it answered: our request was the problem */
     }
@@ -567,9 +576,7 @@ static void step_next(struct call *k)
             return;
         }
         if (k->probe) { /* nothing was sent: the probe is not spent */
-            pthread_mutex_lock(&r->mu);
-            r->br[pi].probing = false;
-            pthread_mutex_unlock(&r->mu);
+            breaker_release(r, pi);
             k->probe = false;
         }
         skip(k, pi, model, AI_ERR_FATAL, "could not build the request (invalid schema or text)");
@@ -579,13 +586,21 @@ static void step_next(struct call *k)
         k->res->reply.outcome = AI_ERR_CANCELED;
         snprintf(k->res->reply.error, sizeof(k->res->reply.error), "canceled");
     } else if (k->res->reply.outcome == AI_OK) {
-        /* nothing was tried: the last skip says why */
+        /* nothing was sent: the last network provider's skip says why (budget, privacy,
+         * circuit), not the built-in one's "no answer" */
         struct ai_reply *rep = &k->res->reply;
-        rep->outcome =
-            k->res->nattempts > 0 ? k->res->attempts[k->res->nattempts - 1].outcome : AI_ERR_FATAL;
+        const struct ai_attempt *why = NULL;
+        for (size_t i = k->res->nattempts; i > 0 && why == NULL; i--) {
+            if (strcmp(k->res->attempts[i - 1].provider, "local") != 0) {
+                why = &k->res->attempts[i - 1];
+            }
+        }
+        if (why == NULL && k->res->nattempts > 0) {
+            why = &k->res->attempts[k->res->nattempts - 1];
+        }
+        rep->outcome = why != NULL ? why->outcome : AI_ERR_FATAL;
         snprintf(rep->error, sizeof(rep->error), "%s",
-                 k->res->nattempts > 0 ? k->res->attempts[k->res->nattempts - 1].error
-                                       : "no provider is configured for this task");
+                 why != NULL ? why->error : "no provider is configured for this task");
     }
     finish(k);
 }

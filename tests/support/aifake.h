@@ -109,7 +109,5 @@ void aifake_config(struct ai_config *cfg, bool local_llm, const char *routes);
 void aifake_router_free(struct ai_router *r);
 /* Asserts the attempts of res as "provider:outcome:http_status,…". */
 void aifake_assert_attempts(const struct ai_result *res, const char *want);
-/* Skips a test that shows a known, unfixed bug unless DIREKT_KNOWN_BUGS=1. */
-void aifake_known_bug(const char *what);
 
 #endif
