@@ -150,6 +150,8 @@ api DELETE "$AI/intents/gift_card/examples/abc"
 assert_status 404 "bad example id"
 
 log "switch off a built-in intent"
+settle_jobs 60 # the retrainings queued above are done: the next model is the switched-off one
+v_before_off=$(sql "SELECT COALESCE(max(id), 0) FROM nlu_models")
 api DELETE "$AI/intents/collaboration"
 assert_status 204 "switch off collaboration"
 api DELETE "$AI/intents/collaboration"
@@ -159,7 +161,7 @@ assert_status 404 "unknown intent"
 api GET "$AI/intents/collaboration"
 assert_eq 0 "$(json_get "$HTTP_BODY_FILE" '$.enabled')" "collaboration is off (false)"
 settle_jobs 60
-wait_for "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM nlu_models WHERE status = 'ready' AND id > $v1" 1 60
+wait_for "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM nlu_models WHERE status = 'ready' AND id > $v_before_off" 1 60
 sleep 1.2
 api POST "$AI/extract-intent" '{"text": "hi! I am a blogger with 50k followers, interested in a collab?"}'
 api POST "$AI/extract-intent" '{"text": "hi! I am a blogger with 50k followers, interested in a collab?"}'
