@@ -57,6 +57,7 @@ struct call {
     /* the attempt in flight */
     uint64_t http_id;
     bool in_flight, canceled, use_redacted, probe;
+    bool stream_over; /* the stream's terminator or error arrived */
     struct ai_stream *stream;
     struct dk_buf errbody;
     int status;
@@ -310,8 +311,12 @@ static int on_data(void *arg, int status, const char *p, size_t n)
     if (status < 200 || status >= 300 || k->stream == NULL) {
         return dk_buf_append(&k->errbody, p, n) == 0 ? 0 : 2;
     }
-    int rc = ai_stream_feed(k->stream, p, n);
-    return rc != 0 ? 1 : 0; /* terminator, error event or a stop: the body is complete */
+    if (!k->stream_over && ai_stream_feed(k->stream, p, n) != 0) {
+        k->stream_over = true; /* terminator or error event: the rest is not ours */
+    }
+    /* read to the end all the same: a transfer stopped early closes the connection, and the
+     * next streamed call would pay a new (TLS) connection before its first token */
+    return 0;
 }
 
 static int64_t backoff_ms(const struct ai_config *cfg, int attempt, int64_t retry_after)
@@ -508,6 +513,7 @@ static bool start_attempt(struct call *k, int pi)
     }
     if (cp.stream) {
         k->stream = ai_stream_new(p->wire, on_text, k);
+        k->stream_over = false;
     }
     k->status = 0;
     k->first_token = -1;

@@ -108,59 +108,107 @@ int pipeline_record_calls(struct store_conn *c, const struct ai_result *res, con
 
 /* ---- the finisher thread ---- */
 
-static void run_item(struct pipeline_gen *g, struct fin_item *it)
+/* Most results stored in one transaction (each under its own savepoint). */
+#define FINISH_BATCH 64
+
+/* One result's records and work, under a savepoint of the batch's transaction. */
+static int run_item(struct store_conn *c, struct fin_item *it, struct dk_err *err)
 {
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(g->cfg.store, &err);
-    int rc = c != NULL ? store_begin(c, &err) : DK_EUNAVAIL;
-    if (rc == 0) {
-        rc = pipeline_record_calls(c, it->res, it->task, it->account_id, it->conversation_id, &err);
+    int rc = store_savepoint(c, "fin", err);
+    if (rc != 0) {
+        return rc;
     }
+    rc = pipeline_record_calls(c, it->res, it->task, it->account_id, it->conversation_id, err);
     if (rc == 0 && it->work != NULL) {
-        rc = it->work(c, it->arg, it->res, &err);
+        rc = it->work(c, it->arg, it->res, err);
     }
-    if (c != NULL && store_in_tx(c)) {
-        if (rc == 0) {
-            rc = store_commit(c, &err);
-        } else {
-            store_rollback(c);
-        }
+    struct dk_err ignored = {0};
+    if (rc == 0) {
+        return store_savepoint_release(c, "fin", err);
     }
-    if (rc != 0 && rc != DK_ECANCELED) {
-        DK_WARN("could not store the result of an ai %s call: %s", it->task, err.msg);
+    if (store_savepoint_rollback(c, "fin", &ignored) != 0 ||
+        store_savepoint_release(c, "fin", &ignored) != 0) {
+        return DK_EUNAVAIL; /* the transaction is gone */
     }
-    if (it->after != NULL) {
-        it->after(it->arg, c, it->res, rc, &err);
-    }
-    if (c != NULL) {
-        store_release(c);
-    }
+    return rc;
+}
+
+static void free_item(struct fin_item *it)
+{
     ai_result_free(it->res);
     dk_free(it->account_id);
     dk_free(it);
 }
 
+/* Stores a batch of results in one transaction, then tells each owner how it went. */
+static void run_batch(struct pipeline_gen *g, struct fin_item **items, size_t n)
+{
+    struct dk_err berr = {0};
+    struct dk_err errs[FINISH_BATCH];
+    int rcs[FINISH_BATCH];
+    struct store_conn *c = store_acquire(g->cfg.store, &berr);
+    int brc = c != NULL ? store_begin(c, &berr) : DK_EUNAVAIL;
+    for (size_t i = 0; i < n; i++) {
+        memset(&errs[i], 0, sizeof(errs[i]));
+        rcs[i] = brc == 0 ? run_item(c, items[i], &errs[i]) : brc;
+        if (brc != 0) {
+            errs[i] = berr;
+        } else if (rcs[i] == DK_EUNAVAIL) {
+            brc = rcs[i];
+            berr = errs[i];
+        }
+    }
+    if (c != NULL && store_in_tx(c)) {
+        if (brc == 0) {
+            brc = store_commit(c, &berr);
+        } else {
+            store_rollback(c);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct fin_item *it = items[i];
+        if (brc != 0 && rcs[i] == 0) {
+            rcs[i] = brc; /* its savepoint went with the transaction */
+            errs[i] = berr;
+        }
+        if (rcs[i] != 0 && rcs[i] != DK_ECANCELED) {
+            DK_WARN("could not store the result of an ai %s call: %s", it->task, errs[i].msg);
+        }
+        if (it->after != NULL) {
+            it->after(it->arg, c, it->res, rcs[i], &errs[i]);
+        }
+        free_item(it);
+    }
+    if (c != NULL) {
+        store_release(c);
+    }
+}
+
 static void *finisher_main(void *arg)
 {
     struct pipeline_gen *g = arg;
+    struct fin_item *items[FINISH_BATCH];
     pthread_mutex_lock(&g->mu);
     for (;;) {
         while (g->head == NULL && !g->stopping) {
             pthread_cond_wait(&g->cv, &g->mu);
         }
-        struct fin_item *it = g->head;
-        if (it == NULL) {
-            break; /* stopping with nothing left */
+        size_t n = 0;
+        while (g->head != NULL && n < FINISH_BATCH) {
+            items[n++] = g->head;
+            g->head = g->head->next;
         }
-        g->head = it->next;
         if (g->head == NULL) {
             g->tail = NULL;
         }
+        if (n == 0) {
+            break; /* stopping with nothing left */
+        }
         g->busy = true;
         pthread_mutex_unlock(&g->mu);
-        run_item(g, it);
+        run_batch(g, items, n);
         pthread_mutex_lock(&g->mu);
-        g->queued--;
+        g->queued -= (int)n;
         g->busy = false;
         pthread_cond_broadcast(&g->cv);
     }
@@ -471,7 +519,17 @@ int pipeline_ai_reply_job(void *ctx, struct store_conn *c, const struct queue_jo
          * meanwhile: the step runs again once this lease is over */
         const struct ai_config *acfg = ai_router_config(g->cfg.router);
         int64_t margin = acfg->deadline_ms / 4 > 5000 ? acfg->deadline_ms / 4 : 5000;
-        rc = queue_extend_lease(c, job, dk_now_ms() + acfg->deadline_ms + margin, err);
+        /* in a transaction of its own: the store's write turn, not SQLite's sleeping busy
+         * handler, orders it with the other writers */
+        rc = store_begin(c, err);
+        if (rc == 0) {
+            rc = queue_extend_lease(c, job, dk_now_ms() + acfg->deadline_ms + margin, err);
+        }
+        if (rc == 0) {
+            rc = store_commit(c, err);
+        } else if (store_in_tx(c)) {
+            store_rollback(c);
+        }
     }
     if (rc != 0) {
         job_call_free(jc);
