@@ -143,6 +143,10 @@ static void ask_llm(struct http_req *req, enum ai_task task, const char *target,
                                task == AI_TASK_INTENT ? ai_intent_schema() : ai_sentiment_schema(),
                            .target = target,
                            .local_text = local_text};
+    /* the text was analysed already: it is valid, and within the NLU's limit */
+    struct pipeline_privacy priv;
+    pipeline_privacy_apply(ai_router_config(ctx->router)->privacy, msgs, 2, &priv, NULL);
+    pipeline_privacy_request(&priv, &r);
     struct understand_call *k = dk_calloc(1, sizeof(*k));
     k->req = req;
     k->task = task;
@@ -150,6 +154,7 @@ static void ask_llm(struct http_req *req, enum ai_task task, const char *target,
     k->fallback = fallback;
     http_req_suspend(req);
     ai_router_submit(ctx->router, &r, NULL, understand_done, k, NULL);
+    pipeline_privacy_clear(&priv);
     dk_free(local_text);
     dk_free(instruction);
 }

@@ -373,6 +373,15 @@ void api_ai_chat_completion(struct http_req *req)
         return;
     }
     r.local_text = r.json_schema == NULL ? local : NULL;
+    struct pipeline_privacy priv;
+    if (pipeline_privacy_apply(ai_router_config(ctx->router)->privacy, msgs, r.nmessages, &priv,
+                               &err) != 0) {
+        dk_free(local);
+        api_openai_error(req, 400, "invalid_request_error", "invalid_value", "messages", "%s",
+                         err.msg);
+        return;
+    }
+    pipeline_privacy_request(&priv, &r);
     struct chat *k = dk_calloc(1, sizeof(*k));
     k->req = req;
     k->router = ctx->router;
@@ -390,6 +399,7 @@ void api_ai_chat_completion(struct http_req *req)
     snprintf(k->model, sizeof(k->model), "%s", model != NULL ? model : "auto");
     http_req_suspend(req);
     ai_router_submit(ctx->router, &r, on_delta, chat_done, k, &k->call);
+    pipeline_privacy_clear(&priv);
     dk_free(local);
 }
 

@@ -29,10 +29,7 @@ struct pipeline_draft {
     json_t *prompt; /* [{role, content}] */
     struct ai_message *msgs;
     size_t nmsgs;
-    struct ai_message *red; /* redacted copies (strings owned by red_strings) */
-    char **red_strings;
-    struct ai_redaction *map;
-    bool has_pii;
+    struct pipeline_privacy priv; /* personal data, redacted copies */
     char *local_text;
     int64_t kb_id;
     char *system_prompt; /* the instructions (the leak check compares with them) */
@@ -51,12 +48,7 @@ void pipeline_draft_free(struct pipeline_draft *d)
     }
     json_decref(d->prompt);
     dk_free(d->msgs);
-    for (size_t i = 0; d->red_strings != NULL && i < d->nmsgs; i++) {
-        dk_free(d->red_strings[i]);
-    }
-    dk_free(d->red_strings);
-    dk_free(d->red);
-    ai_redaction_free(d->map);
+    pipeline_privacy_clear(&d->priv);
     dk_free(d->account_id);
     dk_free(d->local_text);
     dk_free(d->system_prompt);
@@ -117,34 +109,6 @@ static int load_kb(struct store_conn *c, struct pipeline_draft *d, struct dk_err
         return rc;
     }
     d->akb = pipeline_kb_view(d->kb, d->nkb);
-    return 0;
-}
-
-/* Under a privacy mode: whether the prompt holds personal data, and its redacted copy. */
-static int protect(struct pipeline_draft *d, enum ai_privacy mode, struct dk_err *err)
-{
-    if (mode == AI_PRIVACY_OFF) {
-        return 0;
-    }
-    struct nlu_ctx *ctx = pipeline_nlu_thread_ctx();
-    for (size_t i = 0; i < d->nmsgs && !d->has_pii; i++) {
-        d->has_pii = ai_has_pii(ctx, d->msgs[i].content, strlen(d->msgs[i].content));
-    }
-    if (!d->has_pii || mode != AI_PRIVACY_REDACT) {
-        return 0;
-    }
-    d->map = ai_redaction_new();
-    d->red = dk_calloc(d->nmsgs + 1, sizeof(*d->red));
-    d->red_strings = dk_calloc(d->nmsgs + 1, sizeof(*d->red_strings));
-    for (size_t i = 0; i < d->nmsgs; i++) {
-        int found = 0;
-        d->red_strings[i] =
-            ai_redact(d->map, ctx, d->msgs[i].content, strlen(d->msgs[i].content), &found, err);
-        if (d->red_strings[i] == NULL) {
-            return err != NULL && err->code != 0 ? err->code : DK_EINVAL;
-        }
-        d->red[i] = (struct ai_message){d->msgs[i].role, d->red_strings[i]};
-    }
     return 0;
 }
 
@@ -242,7 +206,8 @@ int pipeline_draft_prepare(struct store_conn *c, struct pipeline_gen *g, const c
         rc = build_prompt(d, &set, dk_json_str(ctx, "summary"), turns, user, err);
     }
     if (rc == 0) {
-        rc = protect(d, ai_router_config(pipeline_gen_router(g))->privacy, err);
+        rc = pipeline_privacy_apply(ai_router_config(pipeline_gen_router(g))->privacy, d->msgs,
+                                    d->nmsgs, &d->priv, err);
     }
     dk_free(next);
     json_decref(newest);
@@ -273,10 +238,7 @@ void pipeline_draft_request(struct pipeline_draft *d, const char *target, bool s
     out->account_id = d->account_id;
     out->tokens_used_today = d->tokens_today;
     out->daily_token_budget = d->budget;
-    out->has_pii = d->has_pii;
-    out->redacted = d->red;
-    out->redaction = d->map; /* stolen by the router */
-    d->map = NULL;
+    pipeline_privacy_request(&d->priv, out);
     out->local_text = d->local_text;
 }
 

@@ -448,17 +448,22 @@ static void submit_intent(struct job_call *jc)
     snprintf(local, sizeof(local), "{\"intent\":\"%s\",\"confidence\":0}", jc->local_intent);
     struct ai_request req;
     pipeline_draft_request(jc->draft, NULL, false, &req);
+    ai_redaction_free(req.redaction); /* the draft's is for the reply prompt */
     req.task = AI_TASK_INTENT;
     req.messages = msgs;
     req.nmessages = 2;
-    req.redacted = NULL; /* the instruction has no personal data; the text may: */
-    ai_redaction_free(req.redaction);
-    req.redaction = NULL;
     req.max_tokens = 100;
     req.temperature = 0;
     req.json_schema = ai_intent_schema();
     req.local_text = local;
+    struct pipeline_privacy priv;
+    if (pipeline_privacy_apply(ai_router_config(jc->g->cfg.router)->privacy, msgs, 2, &priv,
+                               NULL) != 0) {
+        priv.has_pii = true; /* cannot tell: keep it local */
+    }
+    pipeline_privacy_request(&priv, &req);
     ai_router_submit(jc->g->cfg.router, &req, NULL, job_done, jc, NULL);
+    pipeline_privacy_clear(&priv);
     dk_free(instruction);
 }
 

@@ -139,6 +139,23 @@ int pipeline_local_reply(struct store_conn *c, const struct pipeline_responder *
 /* Most knowledge entries loaded for one answer. */
 #define PIPELINE_KB_MAX 500
 
+/* ---- personal data bound for an LLM (privacy.c) ---- */
+struct pipeline_privacy {
+    bool has_pii;
+    struct ai_message *red; /* the messages with placeholders (REDACT), or NULL */
+    char **strings;         /* red's texts (owned) */
+    size_t n;
+    struct ai_redaction *map;
+};
+/* Under mode: whether msgs hold personal data and, for AI_PRIVACY_REDACT, their redacted copy.
+ * *out is cleared first; release with pipeline_privacy_clear. DK_E* for text the NLU refuses
+ * (invalid UTF-8, too long). */
+int pipeline_privacy_apply(enum ai_privacy mode, const struct ai_message *msgs, size_t n,
+                           struct pipeline_privacy *out, struct dk_err *err);
+/* Puts p's findings into req; the map goes with the request (the router frees it). */
+void pipeline_privacy_request(struct pipeline_privacy *p, struct ai_request *req);
+void pipeline_privacy_clear(struct pipeline_privacy *p);
+
 /* ---- generation with the AI router (generate.c) ---- */
 struct ai_router;
 struct ai_result;

@@ -164,6 +164,13 @@ req=$(fake GET '/_requests?path=/v1/chat/completions')
 assert_not_contains '999 123-45-67' "$req" "the phone number never reached the provider"
 assert_contains 'PHONE_1' "$req" "a placeholder went instead"
 assert_eq 1 "$(calls "provider = 'openai' AND redacted")" "recorded as redacted"
+fake DELETE /_requests >/dev/null
+api POST "$AI/chat-completion" '{"model": "openai", "messages": [{"role": "user", "content": "ECHO: mail me at anna.k@example.com"}]}'
+assert_status 200 "chat-completion with personal data"
+assert_eq "mail me at anna.k@example.com" "$(json_of "$HTTP_BODY" '$.choices[0].message.content')" \
+    "the gateway restores the value"
+assert_not_contains 'anna.k@example.com' "$(fake GET '/_requests?path=/v1/chat/completions')" \
+    "the gateway redacts too"
 stop_server
 
 log "privacy local: personal data stays on local providers"
