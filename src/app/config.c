@@ -213,11 +213,11 @@ void app_config_print(const struct app_config *cfg)
         if (s->type == SET_INT) {
             int64_t n;
             memcpy(&n, field, sizeof(n));
-            printf("%-28s %-24lld %s\n", s->name, (long long)n, s->help);
+            printf("%-30s %-24lld %s\n", s->name, (long long)n, s->help);
         } else {
             const char *v;
             memcpy(&v, field, sizeof(v));
-            printf("%-28s %-24s %s\n", s->name,
+            printf("%-30s %-24s %s\n", s->name,
                    v == NULL   ? "(unset)"
                    : s->secret ? "(set)"
                                : v,
