@@ -27,6 +27,7 @@ static const struct queue_kind JOB_KINDS[] = {
     {PIPELINE_JOB_NLU_TRAIN, pipeline_nlu_train_job, .own_tx = true},
     /* hands its step to the AI router and returns at once (DK_EPENDING) */
     {PIPELINE_JOB_AI_REPLY, pipeline_ai_reply_job, .own_tx = true},
+    {PIPELINE_JOB_AI_SUMMARY, pipeline_ai_summary_job, .own_tx = true},
 };
 
 struct store *app_open_store(const struct app_config *cfg, bool migrate)

@@ -286,6 +286,37 @@ void pipeline_gen_stop(struct pipeline_gen *g)
     dk_free(g);
 }
 
+void gen_job_copy(struct queue_job *to, const struct queue_job *job)
+{
+    memset(to, 0, sizeof(*to));
+    to->id = job->id;
+    snprintf(to->kind, sizeof(to->kind), "%s", job->kind);
+    snprintf(to->worker, sizeof(to->worker), "%s", job->worker);
+    to->attempts = job->attempts;
+    to->max_attempts = job->max_attempts;
+}
+
+int gen_extend_lease(struct pipeline_gen *g, struct store_conn *c, const struct queue_job *job,
+                     struct dk_err *err)
+{
+    /* the router gives up at its deadline; the margin covers the finisher's queue. A crash
+     * meanwhile: the step runs again once this lease is over */
+    const struct ai_config *acfg = ai_router_config(g->cfg.router);
+    int64_t margin = acfg->deadline_ms / 4 > 5000 ? acfg->deadline_ms / 4 : 5000;
+    /* in a transaction of its own: the store's write turn, not SQLite's sleeping busy handler,
+     * orders it with the other writers */
+    int rc = store_begin(c, err);
+    if (rc == 0) {
+        rc = queue_extend_lease(c, job, dk_now_ms() + acfg->deadline_ms + margin, err);
+    }
+    if (rc == 0) {
+        rc = store_commit(c, err);
+    } else if (store_in_tx(c)) {
+        store_rollback(c);
+    }
+    return rc;
+}
+
 /* ---- the ai_reply job ---- */
 
 enum step { STEP_INTENT, STEP_REPLY };
@@ -396,6 +427,9 @@ static int store_reply_step(struct store_conn *c, struct job_call *jc, struct ai
         rc = update_context(c, jc->conversation_id, jc->message_id, intent,
                             dk_json_str(jc->metadata, "responder"), err);
     }
+    if (rc == 0 && updated) {
+        rc = pipeline_summary_maybe(c, jc->conversation_id, err);
+    }
     if (rc == 0) {
         rc = queue_complete(c, &jc->job, err);
     }
@@ -414,19 +448,25 @@ static int job_work(struct store_conn *c, void *arg, struct ai_result *res, stru
                                    : store_reply_step(c, jc, res, err);
 }
 
+void gen_job_outcome(struct store_conn *c, const struct queue_job *job, int rc,
+                     const struct dk_err *err)
+{
+    struct dk_err e2 = {0};
+    if (rc == DK_ECANCELED && c != NULL) {
+        queue_release(c, job, &e2); /* runs again at the next start, attempt not counted */
+    } else if (rc == DK_EBUSY) {
+        DK_INFO("%s job %lld: lease lost, another worker has it", job->kind, (long long)job->id);
+    } else if (rc != 0 && c != NULL) {
+        queue_fail(c, job, err->msg, &e2);
+    }
+}
+
 static void job_after(void *arg, struct store_conn *c, struct ai_result *res, int rc,
                       const struct dk_err *err)
 {
     (void)res;
     struct job_call *jc = arg;
-    struct dk_err e2 = {0};
-    if (rc == DK_ECANCELED && c != NULL) {
-        queue_release(c, &jc->job, &e2); /* runs again at the next start, attempt not counted */
-    } else if (rc == DK_EBUSY) {
-        DK_INFO("ai_reply job %lld: lease lost, another worker has it", (long long)jc->job.id);
-    } else if (rc != 0 && c != NULL) {
-        queue_fail(c, &jc->job, err->msg, &e2);
-    }
+    gen_job_outcome(c, &jc->job, rc, err);
     job_call_free(jc);
 }
 
@@ -498,10 +538,7 @@ int pipeline_ai_reply_job(void *ctx, struct store_conn *c, const struct queue_jo
     }
     struct job_call *jc = dk_calloc(1, sizeof(*jc));
     jc->g = g;
-    jc->job.id = job->id;
-    snprintf(jc->job.worker, sizeof(jc->job.worker), "%s", job->worker);
-    jc->job.attempts = job->attempts;
-    jc->job.max_attempts = job->max_attempts;
+    gen_job_copy(&jc->job, job);
     snprintf(jc->message_id, sizeof(jc->message_id), "%s", mid);
     snprintf(jc->conversation_id, sizeof(jc->conversation_id), "%s",
              dk_json_str(msg, "conversation_id"));
@@ -520,21 +557,7 @@ int pipeline_ai_reply_job(void *ctx, struct store_conn *c, const struct queue_jo
     rc = pipeline_draft_prepare(c, g, jc->conversation_id, use_intent,
                                 dk_json_str(job->payload, "language"), &jc->draft, err);
     if (rc == 0) {
-        /* the router gives up at its deadline; the margin covers the finisher's queue. A crash
-         * meanwhile: the step runs again once this lease is over */
-        const struct ai_config *acfg = ai_router_config(g->cfg.router);
-        int64_t margin = acfg->deadline_ms / 4 > 5000 ? acfg->deadline_ms / 4 : 5000;
-        /* in a transaction of its own: the store's write turn, not SQLite's sleeping busy
-         * handler, orders it with the other writers */
-        rc = store_begin(c, err);
-        if (rc == 0) {
-            rc = queue_extend_lease(c, job, dk_now_ms() + acfg->deadline_ms + margin, err);
-        }
-        if (rc == 0) {
-            rc = store_commit(c, err);
-        } else if (store_in_tx(c)) {
-            store_rollback(c);
-        }
+        rc = gen_extend_lease(g, c, job, err);
     }
     if (rc != 0) {
         job_call_free(jc);

@@ -235,6 +235,18 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
 int pipeline_ai_reply_job(void *ctx, struct store_conn *c, const struct queue_job *job,
                           struct dk_err *err);
 #define PIPELINE_JOB_AI_REPLY "ai_reply"
+/* The conversation summary (summary.c): after every PIPELINE_SUMMARY_EVERY customer messages
+ * answered by an LLM, a job "ai_summary" asks the summary route for a short summary of the
+ * recent messages and keeps it in context.summary (the reply prompt's memory of what came
+ * before its window). */
+#define PIPELINE_SUMMARY_EVERY  8
+#define PIPELINE_JOB_AI_SUMMARY "ai_summary"
+/* Queues a summary when enough customer messages came since the last one, in the caller's
+ * transaction. */
+int pipeline_summary_maybe(struct store_conn *c, const char *conv_id, struct dk_err *err);
+/* queue_handler_fn for kind "ai_summary" (own_tx, DK_EPENDING while the router works). */
+int pipeline_ai_summary_job(void *ctx, struct store_conn *c, const struct queue_job *job,
+                            struct dk_err *err);
 
 /* ---- understand: the NLU in the lifecycle (understand.c) ---- */
 /* The intent model in use, shared by every thread of a process and swapped atomically when a

@@ -46,9 +46,10 @@ script() { # ROUTE STEPS_JSON
 # sends one customer message and waits for the bot's reply to it; sets REPLY (content) and
 # REPLY_META (metadata JSON)
 N=0
+CUSTOMER="cust-ai-$DIREKT_BACKEND"
 say() { # TEXT
     N=$((N + 1))
-    post_json "$(message_body "cust-ai-$DIREKT_BACKEND" "mid-ai-$N-$RANDOM" "$1" "$(now_ms)")"
+    post_json "$(message_body "$CUSTOMER" "mid-ai-$N-$RANDOM" "$1" "$(now_ms)")"
     assert_status 200 "webhook $N"
     wait_for "SELECT count(*) FROM messages WHERE sender_type = 'bot' AND status = 'pending_send'" \
         "$N" 30 || return 1
@@ -96,7 +97,7 @@ api PUT "$AI/settings" '{"account_id": "*", "system_prompt": null}' >/dev/null
 start_server DIREKT_REPLY_DEBOUNCE_MS=0 OPENAI_BASE_URL="$FAKE/v1" OPENAI_API_KEY=sk-test \
     OPENAI_MODEL=gpt-4o-mini ANTHROPIC_BASE_URL="$FAKE" ANTHROPIC_API_KEY=ak-test \
     DIREKT_AI_RETRIES=1 DIREKT_AI_BREAKER_FAILURES=4 DIREKT_AI_BREAKER_COOLDOWN_MS=60000 \
-    DIREKT_AI_LOCAL_THRESHOLDS=intent=0 || finish
+    DIREKT_AI_LOCAL_THRESHOLDS=intent=0 DIREKT_AI_ROUTES=summary=local || finish
 reset_fake
 
 say "ECHO: Hello from the model"
@@ -156,7 +157,7 @@ stop_server
 
 log "privacy: personal data is redacted for cloud providers and restored"
 start_server DIREKT_REPLY_DEBOUNCE_MS=0 OPENAI_BASE_URL="$FAKE/v1" OPENAI_API_KEY=sk-test \
-    DIREKT_AI_PRIVACY=redact DIREKT_AI_LOCAL_THRESHOLDS=intent=0 || finish
+    DIREKT_AI_PRIVACY=redact DIREKT_AI_LOCAL_THRESHOLDS=intent=0 DIREKT_AI_ROUTES=summary=local || finish
 reset_fake
 say "ECHO: I will call you at +7 999 123-45-67 today"
 assert_eq "I will call you at +7 999 123-45-67 today" "$REPLY" "the value is restored in the reply"
@@ -175,7 +176,7 @@ stop_server
 
 log "privacy local: personal data stays on local providers"
 start_server DIREKT_REPLY_DEBOUNCE_MS=0 OPENAI_BASE_URL="$FAKE/v1" OPENAI_API_KEY=sk-test \
-    DIREKT_AI_PRIVACY=local DIREKT_AI_LOCAL_THRESHOLDS=intent=0 || finish
+    DIREKT_AI_PRIVACY=local DIREKT_AI_LOCAL_THRESHOLDS=intent=0 DIREKT_AI_ROUTES=summary=local || finish
 reset_fake
 say "ECHO: write to me at anna.k@example.com"
 assert_eq local "$(json_of "$REPLY_META" '$.responder')" "local answered"
@@ -183,7 +184,7 @@ assert_eq 1 "$(calls "provider = 'openai' AND outcome = 'privacy'")" "the cloud 
 
 stop_server
 start_server DIREKT_REPLY_DEBOUNCE_MS=0 OPENAI_BASE_URL="$FAKE/v1" OPENAI_API_KEY=sk-test \
-    DIREKT_AI_LOCAL_THRESHOLDS=intent=0 || finish
+    DIREKT_AI_LOCAL_THRESHOLDS=intent=0 DIREKT_AI_ROUTES=summary=local || finish
 reset_fake
 
 log "reply checks: a price the knowledge base does not hold falls back"
@@ -262,10 +263,31 @@ assert_eq 1 "$(calls "task = 'intent' AND provider = 'openai' AND conversation_i
 assert_eq price "$(sql "SELECT intent FROM messages WHERE sender_type = 'bot' ORDER BY created_at DESC, id DESC LIMIT 1")" \
     "the reply carries the LLM's intent"
 
+log "every 8 customer messages answered by the LLM, a summary for the prompt"
+CUSTOMER="cust-summary-$DIREKT_BACKEND"
+for i in 1 2 3 4 5 6 7 8; do
+    say "ECHO: reply $i" || break
+done
+sconv=$(sql "SELECT c.id FROM conversations c JOIN users u ON u.id = c.user_id WHERE u.instagram_id = '$CUSTOMER'")
+for _ in $(seq 150); do
+    api GET "/api/v1/conversations/$sconv/context"
+    [ -n "$(json_of "$HTTP_BODY" '$.context.summary')" ] && break
+    sleep 0.2
+done
+assert_eq openai "$(json_of "$HTTP_BODY" '$.context.summary_provider')" "the summary route's LLM wrote it"
+assert_eq 8 "$(json_of "$HTTP_BODY" '$.context.summary_at_messages')" "it covers 8 messages"
+assert_match 'Notes so far|Fake reply' "$(json_of "$HTTP_BODY" '$.context.summary')" "the summary text"
+assert_eq 1 "$(calls "task = 'summary' AND provider = 'openai' AND conversation_id = '$sconv'")" \
+    "the summary call is in ai_calls"
+say "ECHO: and one more"
+assert_contains 'Summary' "$(fake GET '/_requests?path=/v1/chat/completions' | tail -c 20000)" \
+    "the next prompt carries the summary"
+CUSTOMER="cust-ai-$DIREKT_BACKEND"
+
 log "a crash while the LLM thinks: the step runs again after the lease, one reply is stored"
 stop_server
 crash_env=(DIREKT_REPLY_DEBOUNCE_MS=0 OPENAI_BASE_URL="$FAKE/v1" OPENAI_API_KEY=sk-test
-    DIREKT_AI_LOCAL_THRESHOLDS=intent=0 DIREKT_AI_DEADLINE_MS=3000)
+    DIREKT_AI_LOCAL_THRESHOLDS=intent=0 DIREKT_AI_DEADLINE_MS=3000 DIREKT_AI_ROUTES=summary=local)
 start_server "${crash_env[@]}" || finish
 reset_fake
 script openai '[{"delay_ms": 2500}]'
