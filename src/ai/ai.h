@@ -532,6 +532,9 @@ void ai_router_cancel_all(struct ai_router *r);
 /* Whether target ("auto", "provider", "provider/model" or a configured model name) names
  * something configured; DK_ENOTFOUND with err otherwise. NULL and "auto" are the route. */
 int ai_router_resolve(const struct ai_router *r, const char *target, struct dk_err *err);
+/* Whether the steps for target (as ai_router_submit resolves it) include the built-in local
+ * provider, i.e. whether a request's local_text can be used. */
+bool ai_router_reaches_local(const struct ai_router *r, enum ai_task task, const char *target);
 /* Calls in flight. Any thread. */
 int ai_router_inflight(const struct ai_router *r);
 /* The configured provider/model pairs with their availability (circuit state), in OpenAI's

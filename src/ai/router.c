@@ -161,6 +161,18 @@ int ai_router_resolve(const struct ai_router *r, const char *target, struct dk_e
     return 0;
 }
 
+bool ai_router_reaches_local(const struct ai_router *r, enum ai_task task, const char *target)
+{
+    struct ai_route_step steps[AI_MAX_ROUTE];
+    size_t n = resolve(&r->cfg, task, target, steps);
+    for (size_t i = 0; i < n; i++) {
+        if (r->cfg.providers[steps[i].provider].builtin) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- breakers ---- */
 
 static bool breaker_allows(struct ai_router *r, int pi, bool *probe)

@@ -361,18 +361,21 @@ void api_ai_chat_completion(struct http_req *req)
             break;
         }
     }
-    struct store_conn *c = api_conn(req);
-    if (c == NULL) {
-        return;
-    }
+    /* the built-in answer (a knowledge read and the NLU) only when the route can reach it */
     char *local = NULL;
-    int rc = pipeline_local_reply(c, ctx->responder, ctx->nlu, NULL, last, &local, &err);
-    store_release(c);
-    if (rc != 0) {
-        api_fail(req, &err);
-        return;
+    if (r.json_schema == NULL && ai_router_reaches_local(ctx->router, AI_TASK_CHAT, model)) {
+        struct store_conn *c = api_conn(req);
+        if (c == NULL) {
+            return;
+        }
+        int rc = pipeline_local_reply(c, ctx->responder, ctx->nlu, NULL, last, &local, &err);
+        store_release(c);
+        if (rc != 0) {
+            api_fail(req, &err);
+            return;
+        }
     }
-    r.local_text = r.json_schema == NULL ? local : NULL;
+    r.local_text = local;
     struct pipeline_privacy priv;
     if (pipeline_privacy_apply(ai_router_config(ctx->router)->privacy, msgs, r.nmessages, &priv,
                                &err) != 0) {

@@ -27,20 +27,26 @@ static bool template_first(const char *intent)
     return false;
 }
 
+char *pipeline_local_pick(const struct pipeline_responder *r, const struct ai_kb_entry *best,
+                          double score, const char *intent, const char *lang, int64_t *kb_id)
+{
+    *kb_id = 0;
+    if (best != NULL && score >= KB_MIN_SCORE && !template_first(intent)) {
+        *kb_id = best->id;
+        return dk_strdup(best->answer);
+    }
+    return dk_strdup(pipeline_responder_reply(r, intent, lang));
+}
+
 char *pipeline_local_answer(struct nlu_ctx *ctx, const struct pipeline_responder *r,
                             const struct ai_kb_entry *kb, size_t nkb, const char *text,
                             const char *intent, const char *lang, int64_t *kb_id)
 {
-    *kb_id = 0;
-    if (nkb > 0 && text != NULL && *text != '\0' && !template_first(intent)) {
-        size_t best;
-        double score;
-        if (ai_knowledge_rank(ctx, text, kb, nkb, 1, KB_MIN_SCORE, &best, &score) == 1) {
-            *kb_id = kb[best].id;
-            return dk_strdup(kb[best].answer);
-        }
-    }
-    return dk_strdup(pipeline_responder_reply(r, intent, lang));
+    size_t best = 0;
+    double score = 0;
+    bool found = nkb > 0 && text != NULL && *text != '\0' && !template_first(intent) &&
+                 ai_knowledge_rank(ctx, text, kb, nkb, 1, KB_MIN_SCORE, &best, &score) == 1;
+    return pipeline_local_pick(r, found ? &kb[best] : NULL, score, intent, lang, kb_id);
 }
 
 struct ai_kb_entry *pipeline_kb_view(const struct store_kb_entry *kb, size_t n)

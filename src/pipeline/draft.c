@@ -112,17 +112,27 @@ static int load_kb(struct store_conn *c, struct pipeline_draft *d, struct dk_err
     return 0;
 }
 
-static int build_prompt(struct pipeline_draft *d, const struct store_ai_settings *set,
-                        const char *summary, json_t *turns, json_t *user, struct dk_err *err)
+/* The best knowledge entries for the customer's words (the prompt's facts), ranked once: the
+ * top one is also the local answer when it matches well enough. */
+static size_t rank_facts(struct pipeline_draft *d, struct pipeline_gen *g,
+                         struct ai_kb_entry *facts)
 {
     size_t best[PROMPT_KB];
     double scores[PROMPT_KB];
     size_t nbest = ai_knowledge_rank(pipeline_nlu_thread_ctx(), d->customer_text, d->akb, d->nkb,
                                      PROMPT_KB, 0.05, best, scores);
-    struct ai_kb_entry facts[PROMPT_KB];
     for (size_t i = 0; i < nbest; i++) {
         facts[i] = d->akb[best[i]];
     }
+    d->local_text = pipeline_local_pick(gen_responder(g), nbest > 0 ? &facts[0] : NULL,
+                                        nbest > 0 ? scores[0] : 0, d->intent, d->lang, &d->kb_id);
+    return nbest;
+}
+
+static int build_prompt(struct pipeline_draft *d, const struct store_ai_settings *set,
+                        const char *summary, json_t *turns, json_t *user,
+                        const struct ai_kb_entry *facts, size_t nbest, struct dk_err *err)
+{
     struct ai_prompt_in in = {
         .system_prompt = set->system_prompt,
         .tone = set->tone,
@@ -200,10 +210,9 @@ int pipeline_draft_prepare(struct store_conn *c, struct pipeline_gen *g, const c
                                                   : set.daily_token_budget;
     }
     if (rc == 0) {
-        d->local_text =
-            pipeline_local_answer(pipeline_nlu_thread_ctx(), gen_responder(g), d->akb, d->nkb,
-                                  d->customer_text, d->intent, d->lang, &d->kb_id);
-        rc = build_prompt(d, &set, dk_json_str(ctx, "summary"), turns, user, err);
+        struct ai_kb_entry facts[PROMPT_KB];
+        size_t nfacts = rank_facts(d, g, facts);
+        rc = build_prompt(d, &set, dk_json_str(ctx, "summary"), turns, user, facts, nfacts, err);
     }
     if (rc == 0) {
         rc = pipeline_privacy_apply(ai_router_config(pipeline_gen_router(g))->privacy, d->msgs,

@@ -340,6 +340,8 @@ static void job_call_free(struct job_call *jc)
     dk_free(jc);
 }
 
+/* The conversation's context after a reply; then, from the same context, whether a summary is
+ * due. */
 static int update_context(struct store_conn *c, const char *conv_id, const char *reply_id,
                           const char *intent, const char *provider, struct dk_err *err)
 {
@@ -366,6 +368,9 @@ static int update_context(struct store_conn *c, const char *conv_id, const char 
     char *text = dk_json_dump(ctx);
     rc = store_conversation_set_context(c, conv_id, text, now, err);
     dk_free(text);
+    if (rc == 0) {
+        rc = pipeline_summary_maybe(c, conv.id, ctx, err);
+    }
     json_decref(ctx);
     store_conversation_clear(&conv);
     return rc;
@@ -426,9 +431,6 @@ static int store_reply_step(struct store_conn *c, struct job_call *jc, struct ai
     if (rc == 0 && updated) {
         rc = update_context(c, jc->conversation_id, jc->message_id, intent,
                             dk_json_str(jc->metadata, "responder"), err);
-    }
-    if (rc == 0 && updated) {
-        rc = pipeline_summary_maybe(c, jc->conversation_id, err);
     }
     if (rc == 0) {
         rc = queue_complete(c, &jc->job, err);

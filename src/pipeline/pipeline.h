@@ -122,6 +122,10 @@ struct pipeline_nlu;
 char *pipeline_local_answer(struct nlu_ctx *ctx, const struct pipeline_responder *r,
                             const struct ai_kb_entry *kb, size_t nkb, const char *text,
                             const char *intent, const char *lang, int64_t *kb_id);
+/* The same when the entries were ranked already: best is the top entry (NULL: none) and score
+ * its score. */
+char *pipeline_local_pick(const struct pipeline_responder *r, const struct ai_kb_entry *best,
+                          double score, const char *intent, const char *lang, int64_t *kb_id);
 /* The same, with the account's knowledge entries read through c (account_id NULL: the global
  * ones). *out is new. */
 int pipeline_local_answer_db(struct store_conn *c, const struct pipeline_responder *r,
@@ -241,9 +245,10 @@ int pipeline_ai_reply_job(void *ctx, struct store_conn *c, const struct queue_jo
  * before its window). */
 #define PIPELINE_SUMMARY_EVERY  8
 #define PIPELINE_JOB_AI_SUMMARY "ai_summary"
-/* Queues a summary when enough customer messages came since the last one, in the caller's
- * transaction. */
-int pipeline_summary_maybe(struct store_conn *c, const char *conv_id, struct dk_err *err);
+/* Queues a summary when the conversation's context (borrowed) counts enough customer messages
+ * since the last one, in the caller's transaction. */
+int pipeline_summary_maybe(struct store_conn *c, const char *conv_id, const json_t *ctx,
+                           struct dk_err *err);
 /* queue_handler_fn for kind "ai_summary" (own_tx, DK_EPENDING while the router works). */
 int pipeline_ai_summary_job(void *ctx, struct store_conn *c, const struct queue_job *job,
                             struct dk_err *err);

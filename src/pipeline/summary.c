@@ -44,25 +44,18 @@ static json_t *load_context(struct store_conn *c, const char *conv_id,
     return ctx;
 }
 
-int pipeline_summary_maybe(struct store_conn *c, const char *conv_id, struct dk_err *err)
+int pipeline_summary_maybe(struct store_conn *c, const char *conv_id, const json_t *ctx,
+                           struct dk_err *err)
 {
-    struct store_conversation conv = {0};
-    json_t *ctx = load_context(c, conv_id, &conv, err);
-    if (ctx == NULL) {
-        return err != NULL && err->code != 0 ? err->code : DK_EINTERNAL;
-    }
     json_int_t seen = json_integer_value(json_object_get(ctx, "customer_messages"));
     json_int_t at = json_integer_value(json_object_get(ctx, "summary_at_messages"));
-    int rc = 0;
-    if (seen - at >= PIPELINE_SUMMARY_EVERY) {
-        char payload[96], key[64];
-        snprintf(payload, sizeof(payload), "{\"conversation_id\":\"%s\"}", conv.id);
-        snprintf(key, sizeof(key), "summary:%s", conv.id);
-        rc = queue_enqueue(c, PIPELINE_JOB_AI_SUMMARY, payload, key, dk_now_ms(), 3, NULL, err);
+    if (seen - at < PIPELINE_SUMMARY_EVERY) {
+        return 0;
     }
-    json_decref(ctx);
-    store_conversation_clear(&conv);
-    return rc;
+    char payload[96], key[64];
+    snprintf(payload, sizeof(payload), "{\"conversation_id\":\"%s\"}", conv_id);
+    snprintf(key, sizeof(key), "summary:%s", conv_id);
+    return queue_enqueue(c, PIPELINE_JOB_AI_SUMMARY, payload, key, dk_now_ms(), 3, NULL, err);
 }
 
 /* The recent messages, oldest first, as "Customer: …" / "Shop: …" lines (the newest kept
