@@ -8,6 +8,7 @@
  * body that stops without its final chunk: the client sees a broken connection.
  */
 #include "aifake.h"
+#include "fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,27 +70,7 @@ static struct ai_http *g_http;
 
 char *aifake_fixture(const char *name, size_t *len)
 {
-    const char *dir = getenv("DIREKT_FIXTURES");
-    if (dir == NULL) {
-        fail_msg("DIREKT_FIXTURES is not set");
-    }
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/llm/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fail_msg("could not open fixture %s", path);
-    }
-    struct dk_buf b;
-    dk_buf_init(&b, 16u << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        assert_int_equal(dk_buf_append(&b, chunk, n), 0);
-    }
-    fclose(f);
-    assert_int_equal(dk_buf_append(&b, "", 1), 0);
-    *len = b.len - 1;
-    return b.data; /* dk_buf_free would free it: the caller owns it now */
+    return test_fixture("llm", name, len);
 }
 
 static void clear_locked(void)
@@ -559,4 +540,29 @@ const char *aifake_seen_str(size_t i, const char *key)
 {
     const char *v = json_string_value(json_object_get(aifake_seen_json(i), key));
     return v != NULL ? v : "(none)";
+}
+
+int aifake_group_setup(void **state)
+{
+    (void)state;
+    return aifake_start();
+}
+
+int aifake_group_teardown(void **state)
+{
+    (void)state;
+    aifake_stop();
+    return 0;
+}
+
+int aifake_test_setup(void **state)
+{
+    aifake_waiter_init(*state);
+    return 0;
+}
+
+int aifake_test_teardown(void **state)
+{
+    aifake_waiter_free(*state);
+    return aifake_http_idle() ? 0 : -1;
 }

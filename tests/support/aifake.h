@@ -110,4 +110,14 @@ void aifake_router_free(struct ai_router *r);
 /* Asserts the attempts of res as "provider:outcome:http_status,…". */
 void aifake_assert_attempts(const struct ai_result *res, const char *want);
 
+/* cmocka fixtures shared by the router test programs: the fake and the HTTP loop for a group;
+ * per test, the waiter that *state points to (see AIFAKE_TEST), and a check that no call was
+ * left in flight. */
+int aifake_group_setup(void **state);
+int aifake_group_teardown(void **state);
+int aifake_test_setup(void **state);
+int aifake_test_teardown(void **state);
+#define AIFAKE_TEST(f, waiter)                                                                     \
+    cmocka_unit_test_prestate_setup_teardown(f, aifake_test_setup, aifake_test_teardown, waiter)
+
 #endif

@@ -1,5 +1,6 @@
 /* dbtest: both-backend cmocka fixtures (see dbtest.h). */
 #include "dbtest.h"
+#include "fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,21 +108,5 @@ long long dbtest_int(struct store *s, const char *sql)
 
 char *dbtest_fixture(const char *name, size_t *len)
 {
-    const char *dir = getenv("DIREKT_FIXTURES");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/instagram/%s", dir != NULL ? dir : "../shared/fixtures", name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "dbtest: missing fixture %s\n", path);
-    }
-    assert_non_null(f);
-    struct dk_buf b;
-    dk_buf_init(&b, 1u << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        assert_int_equal(dk_buf_append(&b, chunk, n), 0);
-    }
-    fclose(f);
-    return dk_buf_take(&b, len);
+    return test_fixture("instagram", name, len);
 }

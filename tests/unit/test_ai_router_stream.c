@@ -338,34 +338,7 @@ static void test_ai_router_embeddings_stream_flag(void **state)
     dk_free(body);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return aifake_start();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    aifake_stop();
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    (void)state;
-    aifake_waiter_init(&g_w);
-    return 0;
-}
-
-static int test_teardown(void **state)
-{
-    (void)state;
-    aifake_waiter_free(&g_w);
-    return aifake_http_idle() ? 0 : -1;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+#define T(f) AIFAKE_TEST(f, &g_w)
 
 int main(void)
 {
@@ -374,5 +347,5 @@ int main(void)
         T(test_ai_router_stream_failures),        T(test_ai_router_embeddings),
         T(test_ai_router_embeddings_stream_flag),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, aifake_group_setup, aifake_group_teardown);
 }

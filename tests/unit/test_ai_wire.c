@@ -12,29 +12,12 @@
 #include "ai/ai.h"
 #include "core/jsonh.h"
 #include "core/mem.h"
+#include "fixture.h"
 
+/* $DIREKT_FIXTURES/llm/NAME, NUL-terminated (dk_free). */
 static char *read_fixture(const char *name, size_t *len)
 {
-    const char *dir = getenv("DIREKT_FIXTURES");
-    assert_non_null(dir);
-    char *path = dk_asprintf("%s/llm/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fail_msg("could not open fixture %s", path);
-    }
-    dk_free(path);
-    struct dk_buf b;
-    dk_buf_init(&b, 1 << 24);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        assert_int_equal(dk_buf_append(&b, chunk, n), 0);
-    }
-    fclose(f);
-    if (b.data == NULL) {
-        assert_int_equal(dk_buf_append(&b, "", 0), 0);
-    }
-    return dk_buf_take(&b, len);
+    return test_fixture("llm", name, len);
 }
 
 static json_t *load_fixture(const char *name)
