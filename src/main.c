@@ -22,11 +22,22 @@ static void usage(FILE *out)
             "  migrate             applies database migrations\n"
             "  token create --name NAME\n"
             "                      creates an API token and prints it once\n"
+            "  account add|list|remove …\n"
+            "                      the Instagram accounts; tokens are stored encrypted with\n"
+            "                      DIREKT_SECRET_KEY (direkt account for the options)\n"
+            "  import --account ID [--limit-conversations N] [--restart]\n"
+            "                      imports the account's history through the Conversations\n"
+            "                      API (resumable; IG_ACCESS_TOKEN or the account's token)\n"
             "  replay EVENT_ID     processes a stored webhook delivery again (idempotent)\n"
             "  sign FILE|-         prints the X-Hub-Signature-256 value for a webhook body\n"
             "  nlu train|eval|analyze …\n"
             "                      the local NLU: train and evaluate models, analyse a text\n"
             "                      (direkt nlu for the options)\n"
+            "  chat [--url URL] [--as IGSID] …\n"
+            "                      a terminal in which you play an Instagram customer: your\n"
+            "                      lines go to direkt as signed webhooks, its replies come back\n"
+            "                      through a local stand-in for the Graph API, annotated with\n"
+            "                      intent, sentiment and confidence (direkt chat --help)\n"
             "  config              prints the settings in force (secrets hidden)\n"
             "  version\n"
             "\n"
@@ -101,6 +112,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "direkt: usage: direkt token create --name NAME\n");
         return 2;
     }
+    if (strcmp(cmd, "account") == 0) {
+        return app_cmd_account(&cfg, argc, argv);
+    }
+    if (strcmp(cmd, "import") == 0) {
+        return app_cmd_import(&cfg, argc, argv);
+    }
     if (strcmp(cmd, "replay") == 0) {
         return app_cmd_replay(&cfg, argc > 2 ? argv[2] : "");
     }
@@ -109,6 +126,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "nlu") == 0) {
         return app_cmd_nlu(&cfg, argc, argv);
+    }
+    if (strcmp(cmd, "chat") == 0) {
+        return app_cmd_chat(&cfg, argc, argv);
     }
     if (strcmp(cmd, "config") == 0) {
         app_config_print(&cfg);

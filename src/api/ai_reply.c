@@ -78,6 +78,7 @@ static int reply_work(struct store_conn *c, void *arg, struct ai_result *res, st
     dk_free(meta);
     if (rc == 0) {
         memcpy(k->message_id, m.id, STORE_ID_LEN);
+        rc = pipeline_send_enqueue(c, k->conv_id, m.created_ms, err);
     }
     return rc;
 }

@@ -23,6 +23,8 @@ struct api_ctx {
     struct pipeline_gen *gen;       /* stores what AI calls gave */
     const struct pipeline_responder *responder;
     const struct nlu_model *sentiment_model; /* DIREKT_SENTIMENT_MODEL or NULL (lexicons) */
+    const struct pipeline_ig_config *ig;     /* Instagram settings */
+    struct ai_http *http;                    /* the outbound HTTP loop (Graph calls) */
     const char *app_secret;                  /* signs webhooks (configured or generated) */
     const char *verify_token;                /* IG_VERIFY_TOKEN or NULL */
     const char *static_token_sha256;         /* hash of DIREKT_API_TOKEN or NULL */
@@ -65,6 +67,14 @@ void api_ai_analyze_sentiment(struct http_req *req);
 void api_ai_extract_intent(struct http_req *req);
 void api_ai_chat_completion(struct http_req *req);
 void api_ai_models(struct http_req *req);
+/* api/control.c: operators, pause/resume, delivery figures, comment rules */
+void api_conversation_message_post(struct http_req *req);
+void api_conversation_pause(struct http_req *req);
+void api_conversation_resume(struct http_req *req);
+void api_delivery_stats(struct http_req *req);
+void api_comment_rules_list(struct http_req *req);
+void api_comment_rule_create(struct http_req *req);
+void api_comment_rule_delete(struct http_req *req);
 void api_conversation_ai_reply(struct http_req *req);
 /* OpenAI-style errors {"error":{message,type,param,code}} (ai_chat.c). */
 void api_openai_error(struct http_req *req, int status, const char *type, const char *code,
@@ -86,6 +96,8 @@ void api_knowledge_delete(struct http_req *req);
 void api_ai_calls_list(struct http_req *req);
 void api_ai_settings_get(struct http_req *req);
 void api_ai_settings_put(struct http_req *req);
+/* the connected Instagram accounts (accounts.c) */
+void api_accounts_list(struct http_req *req);
 /* An account id from outside: 1-64 of A-Z a-z 0-9 _ - . : (knowledge.c). */
 bool api_account_id_valid(const char *s);
 

@@ -7,11 +7,13 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/log.h"
 
-enum setting_type { SET_STRING, SET_INT, SET_URL, SET_LISTEN, SET_LOG, SET_DBURL };
+enum setting_type { SET_STRING, SET_INT, SET_URL, SET_LISTEN, SET_LOG, SET_DBURL, SET_KEY };
 
 struct setting {
     const char *name;
@@ -38,9 +40,25 @@ static const struct setting SETTINGS[] = {
     {"IG_VERIFY_TOKEN", NULL, SET_STRING, STR(ig_verify_token), NULL, 0, 0, 0, true,
      "token for the webhook verification handshake"},
     {"IG_ACCESS_TOKEN", NULL, SET_STRING, STR(ig_access_token), NULL, 0, 0, 0, true,
-     "Instagram access token (sending arrives with the Instagram issue)"},
+     "Instagram access token for accounts without one of their own (no token: dry-run sends)"},
     {"IG_GRAPH_URL", NULL, SET_URL, STR(ig_graph_url), "https://graph.instagram.com", 0, 0, 0,
-     false, "Graph API base URL"},
+     false, "Graph API base URL (https://graph.facebook.com for the Facebook-login flavour)"},
+    {"IG_GRAPH_VERSION", NULL, SET_STRING, STR(ig_graph_version), "v25.0", 0, 0, 0, false,
+     "Graph API version in request paths"},
+    {"DIREKT_IG_SEND_RATE", NULL, SET_INT, STR(ig_send_rate), NULL, 20, 1, 100000, false,
+     "sends per second per Instagram account (Meta allows 100)"},
+    {"DIREKT_IG_HUMAN_AGENT", NULL, SET_INT, STR(ig_human_agent), NULL, 0, 0, 1, false,
+     "1 when the app has Meta's Human Agent feature: operators may answer 24 h - 7 d with "
+     "the HUMAN_AGENT tag"},
+    {"DIREKT_HUMAN_PAUSE_MS", NULL, SET_INT, STR(human_pause_ms), NULL, 1800000, 0,
+     30LL * 24 * 3600 * 1000, false,
+     "the bot stays silent this long in a conversation after a person answered in it"},
+    {"DIREKT_IG_CONFIRM_MS", NULL, SET_INT, STR(ig_confirm_ms), NULL, 60000, 100,
+     24LL * 3600 * 1000, false,
+     "a send interrupted mid-call waits this long for Meta's echo, then is marked failed (never "
+     "sent twice)"},
+    {"DIREKT_PROFILE_TTL_MS", NULL, SET_INT, STR(profile_ttl_ms), NULL, 86400000, 0,
+     365LL * 24 * 3600 * 1000, false, "how long a fetched Instagram profile is served from cache"},
     {"OPENAI_API_KEY", NULL, SET_STRING, STR(openai_api_key), NULL, 0, 0, 0, true, "OpenAI key"},
     {"OPENAI_BASE_URL", NULL, SET_URL, STR(openai_base_url), NULL, 0, 0, 0, false,
      "OpenAI-compatible base URL incl. /v1 (https://api.openai.com/v1 when only the key is set)"},
@@ -81,8 +99,8 @@ static const struct setting SETTINGS[] = {
      "LLM replies waiting on providers in one process"},
     {"ELASTICSEARCH_URL", NULL, SET_URL, STR(elasticsearch_url), NULL, 0, 0, 0, false,
      "Elasticsearch (optional)"},
-    {"DIREKT_SECRET_KEY", NULL, SET_STRING, STR(secret_key), NULL, 0, 0, 0, true,
-     "key for secrets at rest"},
+    {"DIREKT_SECRET_KEY", NULL, SET_KEY, STR(secret_key), NULL, 0, 0, 0, true,
+     "key that encrypts access tokens at rest: 64 hex digits or base64 of 32 bytes"},
     {"DIREKT_API_TOKEN", NULL, SET_STRING, STR(api_token), NULL, 0, 0, 0, true,
      "an API token accepted in addition to stored ones (for automation)"},
     {"DIREKT_TEMPLATES", NULL, SET_STRING, STR(templates_path), NULL, 0, 0, 0, false,
@@ -126,6 +144,16 @@ static int check_string(const struct setting *s, const char *v, struct dk_err *e
         }
     }
     switch (s->type) {
+    case SET_KEY: {
+        unsigned char key[32];
+        struct dk_err kerr = {0};
+        int rc = dk_secret_key_parse(v, key, &kerr);
+        sodium_memzero(key, sizeof(key));
+        if (rc != 0) {
+            return bad(err, s, "must be 64 hex digits or base64 of 32 bytes", v);
+        }
+        break;
+    }
     case SET_URL:
         if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 &&
             strncmp(v, "redis://", 8) != 0 && strncmp(v, "rediss://", 9) != 0) {

@@ -21,6 +21,7 @@ struct app_config {
     const char *ig_verify_token;
     const char *ig_access_token;
     const char *ig_graph_url;
+    const char *ig_graph_version;
     const char *openai_api_key;
     const char *openai_base_url;
     const char *openai_model;
@@ -54,6 +55,11 @@ struct app_config {
     int64_t ai_breaker_cooldown_ms;
     int64_t ai_daily_tokens;
     int64_t ai_max_inflight;
+    int64_t ig_send_rate;
+    int64_t ig_human_agent;
+    int64_t human_pause_ms;
+    int64_t profile_ttl_ms;
+    int64_t ig_confirm_ms;
 };
 
 /* Reads every setting from the environment (getenv). Returns 0, or DK_EINVAL with err->msg

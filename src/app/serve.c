@@ -28,6 +28,8 @@ static const struct queue_kind JOB_KINDS[] = {
     /* hands its step to the AI router and returns at once (DK_EPENDING) */
     {PIPELINE_JOB_AI_REPLY, pipeline_ai_reply_job, .own_tx = true},
     {PIPELINE_JOB_AI_SUMMARY, pipeline_ai_summary_job, .own_tx = true},
+    /* records each attempt, hands the Graph call to the HTTP loop (DK_EPENDING) */
+    {PIPELINE_JOB_SEND, pipeline_send_job, .own_tx = true},
 };
 
 struct store *app_open_store(const struct app_config *cfg, bool migrate)
@@ -146,6 +148,15 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
             return 1;
         }
     }
+    static struct pipeline_ig_config igcfg; /* read by the workers until they stop */
+    if (app_ig_config(cfg, &igcfg, &err) != 0) {
+        fprintf(stderr, "direkt: %s\n", err.msg);
+        nlu_model_free(sentiment);
+        pipeline_responder_free(responder);
+        store_close(s);
+        return 1;
+    }
+    pipeline_persist_configure(igcfg.human_pause_ms);
     struct ai_config aicfg;
     if (app_ai_config(cfg, &aicfg, &err) != 0) {
         fprintf(stderr, "direkt: %s\n", err.msg);
@@ -171,8 +182,14 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
                                      .nlu = nlu,
                                      .max_inflight = (int)cfg->ai_max_inflight};
     struct pipeline_gen *gen = pipeline_gen_start(&gc);
-    struct pipeline_reply_ctx reply_ctx = {
-        .responder = responder, .nlu = nlu, .sentiment_model = sentiment, .gen = gen};
+    struct pipeline_deliver *deliver = pipeline_deliver_new(
+        &(struct pipeline_deliver_config){.store = s, .http = outbound, .gen = gen, .ig = &igcfg});
+    struct pipeline_reply_ctx reply_ctx = {.responder = responder,
+                                           .nlu = nlu,
+                                           .sentiment_model = sentiment,
+                                           .gen = gen,
+                                           .deliver = deliver,
+                                           .ig = &igcfg};
     const char *delay = getenv("DIREKT_TEST_REPLY_DELAY_MS");
     if (delay != NULL) {
         reply_ctx.test_delay_ms = strtoll(delay, NULL, 10);
@@ -200,6 +217,8 @@ int app_serve(const struct app_config *cfg, unsigned roles, bool migrate)
                            .gen = gen,
                            .responder = responder,
                            .sentiment_model = sentiment,
+                           .ig = &igcfg,
+                           .http = outbound,
                            .verify_token = cfg->ig_verify_token,
                            .started_ms = dk_now_ms()};
     char *secret = NULL;
@@ -269,8 +288,12 @@ stop:
     }
     pipeline_ingest_stop(actx.ingest);
     queue_pool_stop(pool);
+    /* Graph calls in flight get their answers stored: one cut off now could have gone out */
+    pipeline_deliver_wait(deliver, cfg->shutdown_timeout_ms);
+    pipeline_gen_wait(gen, 2000);
     ai_http_stop(outbound);
     pipeline_gen_stop(gen);
+    pipeline_deliver_free(deliver);
     ai_router_free(router);
     queue_scheduler_stop(sched);
     pipeline_responder_free(responder);

@@ -1,4 +1,5 @@
-/* core/crypto: hashing and randomness over OpenSSL (see crypto.h). */
+/* core/crypto: hashing and randomness over OpenSSL, secrets at rest over libsodium (see
+ * crypto.h). */
 #include "core/crypto.h"
 #include "core/dktime.h"
 #include "core/log.h"
@@ -10,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,4 +134,102 @@ void *dk_base64_decode(const char *text, size_t *len)
     size_t pad = n >= 2 && text[n - 1] == '=' ? (text[n - 2] == '=' ? 2 : 1) : 0;
     *len = (size_t)m - pad;
     return out;
+}
+
+int dk_secret_key_parse(const char *text, unsigned char key[DK_SECRET_KEY_LEN], struct dk_err *err)
+{
+    size_t n = text != NULL ? strlen(text) : 0;
+    if (n == 2 * DK_SECRET_KEY_LEN) {
+        size_t bin_len = 0;
+        const char *end = NULL;
+        if (sodium_hex2bin(key, DK_SECRET_KEY_LEN, text, n, NULL, &bin_len, &end) != 0 ||
+            bin_len != DK_SECRET_KEY_LEN || end != text + n) {
+            sodium_memzero(key, DK_SECRET_KEY_LEN);
+            return dk_err_set(err, DK_EINVAL,
+                              "DIREKT_SECRET_KEY must be 64 hex digits or base64 of 32 bytes");
+        }
+        return 0;
+    }
+    size_t len = 0;
+    unsigned char *raw = n > 0 && n <= 64 ? dk_base64_decode(text, &len) : NULL;
+    bool ok = raw != NULL && len == DK_SECRET_KEY_LEN;
+    if (ok) {
+        memcpy(key, raw, DK_SECRET_KEY_LEN);
+    }
+    if (raw != NULL) {
+        sodium_memzero(raw, len);
+        dk_free(raw);
+    }
+    if (!ok) {
+        return dk_err_set(err, DK_EINVAL,
+                          "DIREKT_SECRET_KEY must be 64 hex digits or base64 of 32 bytes");
+    }
+    return 0;
+}
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+
+static void sodium_start(void)
+{
+    if (sodium_init() < 0) {
+        DK_ERROR("could not initialise libsodium: sodium_init failed");
+        abort();
+    }
+}
+
+char *dk_secret_seal(const unsigned char key[DK_SECRET_KEY_LEN], const char *plain)
+{
+    pthread_once(&sodium_once, sodium_start);
+    size_t n = strlen(plain);
+    DK_ASSERT(n < ((size_t)1 << 24));
+    size_t total = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    unsigned char *box = dk_malloc(total);
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, n, box,
+                          key);
+    char *out = dk_base64_encode(box, total);
+    dk_free(box);
+    return out;
+}
+
+int dk_secret_open(const unsigned char key[DK_SECRET_KEY_LEN], const char *sealed, char **plain,
+                   struct dk_err *err)
+{
+    pthread_once(&sodium_once, sodium_start);
+    *plain = NULL;
+    size_t len = 0;
+    unsigned char *box = sealed != NULL ? dk_base64_decode(sealed, &len) : NULL;
+    if (box == NULL || len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+        dk_free(box);
+        return dk_err_set(err, DK_EINVAL,
+                          "could not open the stored token: it is not a sealed "
+                          "token (base64 of nonce and ciphertext)");
+    }
+    size_t n = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    char *out = dk_malloc(n + 1);
+    int rc = crypto_secretbox_open_easy((unsigned char *)out, box + crypto_secretbox_NONCEBYTES,
+                                        len - crypto_secretbox_NONCEBYTES, box, key);
+    dk_free(box);
+    if (rc != 0) {
+        sodium_memzero(out, n + 1);
+        dk_free(out);
+        return dk_err_set(err, DK_EAUTH,
+                          "could not open the stored token: wrong DIREKT_SECRET_KEY?");
+    }
+    out[n] = '\0';
+    if (memchr(out, '\0', n) != NULL) { /* sealed by us from a C string: never holds a NUL */
+        sodium_memzero(out, n);
+        dk_free(out);
+        return dk_err_set(err, DK_EINVAL, "could not open the stored token: it holds a NUL byte");
+    }
+    *plain = out;
+    return 0;
+}
+
+void dk_secret_free(char *s)
+{
+    if (s != NULL) {
+        sodium_memzero(s, strlen(s));
+        dk_free(s);
+    }
 }

@@ -77,8 +77,8 @@ bool pipeline_gen_asks_intent(const struct pipeline_gen *g, double confidence)
 int pipeline_record_calls(struct store_conn *c, const struct ai_result *res, const char *task,
                           const char *account_id, const char *conversation_id, struct dk_err *err)
 {
-    if (res->nattempts == 0) {
-        return 0;
+    if (res == NULL || res->nattempts == 0) {
+        return 0; /* also the finisher's non-AI work (deliveries) */
     }
     struct store_ai_call v[AI_MAX_ATTEMPTS];
     int64_t now = dk_now_ms();
@@ -431,6 +431,9 @@ static int store_reply_step(struct store_conn *c, struct job_call *jc, struct ai
     if (rc == 0 && updated) {
         rc = update_context(c, jc->conversation_id, jc->message_id, intent,
                             dk_json_str(jc->metadata, "responder"), err);
+    }
+    if (rc == 0 && updated) {
+        rc = pipeline_send_enqueue(c, jc->conversation_id, dk_now_ms(), err);
     }
     if (rc == 0) {
         rc = queue_complete(c, &jc->job, err);

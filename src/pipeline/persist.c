@@ -31,6 +31,7 @@ struct pending {
     char *meta;     /* owned */
     char *referral; /* owned, or NULL */
     bool customer;  /* a customer's message (not an echo) */
+    bool echo;      /* an echo that no send of direkt's explains: a person in the app */
 };
 
 struct pipeline_batch {
@@ -41,7 +42,19 @@ struct pipeline_batch {
     struct pending *msgs;
     size_t nmsgs, msgcap;
     int64_t debounce_ms;
+    /* the accounts known to this installation, looked up once per batch */
+    int64_t naccounts; /* -1: not counted yet */
+    char (*known)[65];
+    char (*unknown)[65];
+    size_t nknown, nunknown, knowncap, unknowncap;
 };
+
+static int64_t human_pause_ms = 30LL * 60 * 1000;
+
+void pipeline_persist_configure(int64_t pause_ms)
+{
+    human_pause_ms = pause_ms;
+}
 
 #define GROW(arr, n, cap) grow((void **)&(arr), (n), &(cap), sizeof(*(arr)))
 
@@ -57,6 +70,7 @@ struct pipeline_batch *pipeline_batch_new(int64_t reply_debounce_ms)
 {
     struct pipeline_batch *b = dk_calloc(1, sizeof(*b));
     b->debounce_ms = reply_debounce_ms;
+    b->naccounts = -1;
     return b;
 }
 
@@ -76,6 +90,8 @@ void pipeline_batch_free(struct pipeline_batch *b)
         dk_free(b->msgs);
         dk_free(b->touches);
         dk_free(b->parties);
+        dk_free(b->known);
+        dk_free(b->unknown);
         dk_free(b);
     }
 }
@@ -138,6 +154,52 @@ static int create_missing(struct store_conn *c, struct store_party *p, int64_t n
     return rc;
 }
 
+/* Whether the entry's account is one this installation serves: every account when none is
+ * registered (the single-account setup), else only the registered ones. */
+static int account_served(struct store_conn *c, struct pipeline_batch *b, const char *account,
+                          bool *served, struct dk_err *err)
+{
+    *served = true;
+    if (account == NULL) {
+        return 0;
+    }
+    int rc = 0;
+    if (b->naccounts < 0) {
+        rc = store_account_count(c, &b->naccounts, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (b->naccounts == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < b->nknown; i++) {
+        if (strcmp(b->known[i], account) == 0) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < b->nunknown; i++) {
+        if (strcmp(b->unknown[i], account) == 0) {
+            *served = false;
+            return 0;
+        }
+    }
+    bool exists = false;
+    rc = store_account_exists(c, account, &exists, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (exists) {
+        GROW(b->known, b->nknown, b->knowncap);
+        snprintf(b->known[b->nknown++], 65, "%s", account);
+    } else {
+        GROW(b->unknown, b->nunknown, b->unknowncap);
+        snprintf(b->unknown[b->nunknown++], 65, "%s", account);
+        *served = false;
+    }
+    return 0;
+}
+
 int pipeline_batch_resolve(struct store_conn *c, struct pipeline_batch *b, struct dk_err *err)
 {
     /* one order for every writer, so that two batches creating the same new customers cannot
@@ -151,8 +213,22 @@ int pipeline_batch_resolve(struct store_conn *c, struct pipeline_batch *b, struc
             b->parties[out++] = b->parties[i];
         }
     }
+    /* customers of accounts this installation does not serve get no user, no conversation */
+    size_t kept = 0;
+    int rc = 0;
+    for (size_t i = 0; i < out && rc == 0; i++) {
+        bool served = true;
+        rc = account_served(c, b, b->parties[i].account, &served, err);
+        if (served) {
+            b->parties[kept++] = b->parties[i];
+        }
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    out = kept;
     b->nparties = out;
-    int rc = store_conversation_find_bulk(c, b->parties, out, err);
+    rc = store_conversation_find_bulk(c, b->parties, out, err);
     int64_t now = dk_now_ms();
     for (size_t i = 0; i < out && rc == 0; i++) {
         if (b->parties[i].conv[0] == '\0') {
@@ -265,6 +341,12 @@ static int flush_messages(struct store_conn *c, struct pipeline_batch *b,
             continue;
         }
         st->messages++;
+        if (b->msgs[i].echo && m[i].created_ms + human_pause_ms > now && human_pause_ms > 0) {
+            DK_INFO("conversation %s: a person answered from the Instagram app: bot paused",
+                    b->msgs[i].conv);
+            rc = store_conversation_pause(c, b->msgs[i].conv, m[i].created_ms + human_pause_ms, now,
+                                          err);
+        }
         if (b->msgs[i].customer) {
             touch(b, b->msgs[i].conv, m[i].created_ms);
             if (b->msgs[i].referral != NULL) {
@@ -293,6 +375,16 @@ static int add_message(struct store_conn *c, struct pipeline_batch *b, const str
         return rc;
     }
     bool echo = ev->kind == IG_EV_ECHO;
+    if (echo) {
+        /* the echo of a send still waiting for its answer settles it (and is not stored
+         * twice); one that no send explains is a person answering from the Instagram app */
+        bool matched = false;
+        rc = store_outbox_reconcile_echo(c, p->conv, ev->mid, ev->text, &matched, err);
+        if (rc != 0 || matched) {
+            return rc;
+        }
+        p->echo = true;
+    }
     if (ev->kind == IG_EV_POSTBACK) {
         /* the button's payload is what later steps act on: keep it with the message */
         json_t *meta = ev->metadata != NULL ? json_deep_copy(ev->metadata) : json_object();
@@ -325,7 +417,7 @@ static int add_message(struct store_conn *c, struct pipeline_batch *b, const str
 
 static int record_event(struct store_conn *c, const struct ig_event *ev, const char *conv,
                         const char *kind, const char *dedupe, struct pipeline_persist_stats *st,
-                        struct dk_err *err)
+                        bool *fresh, struct dk_err *err)
 {
     char *data = dk_json_dump(ev->raw != NULL ? ev->raw : json_null());
     char key[300];
@@ -343,6 +435,31 @@ static int record_event(struct store_conn *c, const struct ig_event *ev, const c
     if (rc == 0 && inserted) {
         st->events++;
     }
+    if (fresh != NULL) {
+        *fresh = rc == 0 && inserted;
+    }
+    return rc;
+}
+
+/* A reaction to a message (normally the bot's) is the customer's feedback on it. */
+static int reaction_feedback(struct store_conn *c, const struct ig_event *ev, struct dk_err *err)
+{
+    if (ev->mid == NULL) {
+        return 0;
+    }
+    bool unreact = ev->reaction_action != NULL && strcmp(ev->reaction_action, "unreact") == 0;
+    char *fb = NULL;
+    if (!unreact) {
+        char ts[DK_TIME_LEN];
+        json_t *o =
+            json_pack("{s:s?, s:s?, s:s}", "reaction", ev->reaction, "emoji", ev->emoji, "at",
+                      dk_time_format(ev->timestamp_ms > 0 ? ev->timestamp_ms : dk_now_ms(), ts));
+        fb = dk_json_dump(o);
+        json_decref(o);
+    }
+    bool found = false;
+    int rc = store_message_set_feedback(c, ev->mid, fb, &found, err);
+    dk_free(fb);
     return rc;
 }
 
@@ -358,6 +475,24 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
     int rc = 0;
     bool found;
 
+    bool served = true;
+    rc = account_served(c, b, ev->account_id, &served, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!served) {
+        /* kept (the raw delivery is stored too) and reported, never processed */
+        char h[DK_SHA256_HEX];
+        char *raw = dk_json_dump(ev->raw != NULL ? ev->raw : json_null());
+        dk_sha256_hex(raw, strlen(raw), h);
+        dk_free(raw);
+        snprintf(key, sizeof(key), "unknown_account:%s:%s", ev->account_id, h);
+        DK_WARN("webhook entry for unknown account %s kept, not processed (add it with `direkt "
+                "account add`)",
+                ev->account_id);
+        st->unknown++;
+        return record_event(c, ev, NULL, "unknown_account", key, st, NULL, err);
+    }
     bool message =
         ev->kind == IG_EV_MESSAGE || ev->kind == IG_EV_ECHO || ev->kind == IG_EV_POSTBACK;
     if (!message) {
@@ -397,7 +532,11 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
                     ? "unreaction"
                     : "reaction";
             snprintf(key, sizeof(key), "%s:%s:%s:%lld", kind, who, mid, ts);
-            rc = record_event(c, ev, conv, kind, key, st, err);
+            bool fresh = false;
+            rc = record_event(c, ev, conv, kind, key, st, &fresh, err);
+            if (rc == 0 && fresh && ev->kind == IG_EV_REACTION) {
+                rc = reaction_feedback(c, ev, err);
+            }
         }
         return rc;
     case IG_EV_EDIT:
@@ -419,16 +558,29 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
         if (rc == 0) {
             const char *kind = ev->kind == IG_EV_EDIT ? "edit" : "delete";
             snprintf(key, sizeof(key), "%s:%s:%lld", kind, mid, ts);
-            rc = record_event(c, ev, conv[0] != '\0' ? conv : NULL, kind, key, st, err);
+            rc = record_event(c, ev, conv[0] != '\0' ? conv : NULL, kind, key, st, NULL, err);
         }
         return rc;
     case IG_EV_COMMENT:
     case IG_EV_MENTION: {
         const char *kind = ev->kind == IG_EV_COMMENT ? "comment" : "mention";
         snprintf(key, sizeof(key), "%s:%s", kind, mid);
-        DK_INFO("recorded %s %s for account %s (automation arrives with the Instagram issue)", kind,
-                mid, ev->account_id != NULL ? ev->account_id : "?");
-        return record_event(c, ev, NULL, kind, key, st, err);
+        bool fresh = false;
+        rc = ev->kind == IG_EV_COMMENT && ev->customer_id != NULL
+                 ? ensure_conversation(c, b, ev, now, conv, err)
+                 : 0;
+        if (rc == 0) {
+            rc = record_event(c, ev, conv[0] != '\0' ? conv : NULL, kind, key, st, &fresh, err);
+        }
+        bool answered = false;
+        if (rc == 0 && fresh && conv[0] != '\0') {
+            rc = pipeline_comment_automation(c, ev, conv, now, &answered, err);
+        }
+        if (rc == 0 && fresh && !answered) {
+            DK_INFO("recorded %s %s for account %s (no comment rule matched)", kind, mid,
+                    ev->account_id != NULL ? ev->account_id : "?");
+        }
+        return rc;
     }
     case IG_EV_UNKNOWN:
         break;
@@ -445,7 +597,7 @@ static int persist_event(struct store_conn *c, const struct ig_event *ev, int64_
     DK_WARN("kept an unhandled webhook item raw: kind=%s account=%s", kind,
             ev->account_id != NULL ? ev->account_id : "?");
     st->unknown++;
-    return record_event(c, ev, NULL, kind, key, st, err);
+    return record_event(c, ev, NULL, kind, key, st, NULL, err);
 }
 
 int pipeline_persist_delivery(struct store_conn *c, const struct ig_delivery *d,

@@ -16,11 +16,14 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "instagram/graph.h"
 #include "instagram/instagram.h"
+#include "instagram/policy.h"
 #include "nlu/nlu.h"
 #include "queue/queue.h"
 #include "store/store.h"
 #include "ai/ai.h"
+#include "store/repo.h"
 
 /* ---- persist ---- */
 struct pipeline_persist_stats {
@@ -30,6 +33,10 @@ struct pipeline_persist_stats {
     int unknown;    /* items kept raw */
     int replies;    /* reply jobs enqueued or debounced */
 };
+
+/* How long the bot stays silent in a conversation after a person answered in it from the
+ * Instagram app (an echo direkt did not send). Set once at start (default 30 minutes). */
+void pipeline_persist_configure(int64_t human_pause_ms);
 
 /* The conversations touched by the deliveries of one transaction. Their customer activity
  * and their (debounced) reply jobs are written once each by pipeline_batch_flush, in
@@ -193,7 +200,8 @@ int pipeline_record_calls(struct store_conn *c, const struct ai_result *res, con
 /* A finished router call handed to the finisher: it records the attempts, runs work (may be
  * NULL) in the same transaction, commits, then calls after (may be NULL) with the outcome and
  * the connection (in no transaction; NULL when the database is unreachable).
- * Takes ownership of res (freed after after returns). Any thread. */
+ * Takes ownership of res (freed after after returns); res is NULL for work that is not an AI
+ * call (deliveries). Any thread. */
 typedef int (*pipeline_gen_work_fn)(struct store_conn *c, void *arg, struct ai_result *res,
                                     struct dk_err *err);
 typedef void (*pipeline_gen_after_fn)(void *arg, struct store_conn *c, struct ai_result *res,
@@ -228,6 +236,8 @@ struct pipeline_reply_ctx {
     const struct nlu_model *sentiment_model; /* NULL: the lexicons */
     struct pipeline_gen *gen;                /* NULL: replies only from the built-in answers */
     int64_t test_delay_ms;                   /* test hook: sleep inside the job's transaction */
+    struct pipeline_deliver *deliver;        /* NULL: replies wait as pending_send */
+    const struct pipeline_ig_config *ig;
 };
 /* queue_handler_fn for kind "reply"; ctx is a struct pipeline_reply_ctx. */
 int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *job,
@@ -284,5 +294,183 @@ int pipeline_nlu_train_job(void *ctx, struct store_conn *c, const struct queue_j
                            struct dk_err *err);
 
 #define PIPELINE_JOB_NLU_TRAIN "nlu_train"
+
+/* ---- Instagram out: accounts, delivery, profiles, history (graph.c, deliver.c, profile.c,
+ * import.c) ---- */
+
+/* The Instagram settings of the pipeline (from the app's configuration). Read-only. */
+struct pipeline_ig_config {
+    const char *graph_url;     /* IG_GRAPH_URL */
+    const char *graph_version; /* IG_GRAPH_VERSION ("" or NULL: none) */
+    const char *access_token;  /* IG_ACCESS_TOKEN: for accounts without a token, or NULL */
+    bool has_secret_key;       /* DIREKT_SECRET_KEY was given */
+    unsigned char secret_key[32];
+    int64_t send_rate;      /* DIREKT_IG_SEND_RATE: sends per second per account */
+    bool human_agent;       /* DIREKT_IG_HUMAN_AGENT */
+    int64_t human_pause_ms; /* DIREKT_HUMAN_PAUSE_MS */
+    int64_t profile_ttl_ms; /* DIREKT_PROFILE_TTL_MS */
+    int64_t confirm_ms;     /* DIREKT_IG_CONFIRM_MS: an interrupted send waits this long for
+                               its echo before it is given up (never sent twice) */
+};
+
+/* Where and as whom to call the Graph API for one account. */
+struct pipeline_graph {
+    struct ig_graph g;         /* ready to pass to ig_build_* (points into this struct) */
+    struct store_account acct; /* the account's row; acct.id "" when it has none */
+    char account_id[65];
+    char *token;  /* new: opened from the account's row, else IG_ACCESS_TOKEN; NULL: none */
+    bool known;   /* the account has a row */
+    bool dry_run; /* no token at all: sends are recorded, not made */
+};
+/* Fills out for account_id: the row's flavour and page, the token opened with the secret key
+ * (DK_EINVAL with a clear message when the key is missing or wrong), else cfg->access_token,
+ * else dry_run. An account without a row is fine (known false). */
+int pipeline_graph_for(struct store_conn *c, const struct pipeline_ig_config *cfg,
+                       const char *account_id, struct pipeline_graph *out, struct dk_err *err);
+void pipeline_graph_clear(struct pipeline_graph *pg);
+
+/* One Graph call, waiting for its answer on the calling thread (never an HTTP server thread:
+ * use ai_http_submit with a suspended request there). *status (0 when no answer) and *body
+ * (new, "" when none) as received; the result classified into *res. Returns 0 when an answer
+ * (any status) arrived, else the transport's DK_* code. */
+int pipeline_graph_call(struct ai_http *http, const struct ig_request *req, int64_t timeout_ms,
+                        struct ig_result *res, char **body, struct dk_err *err);
+/* The outbound HTTP request of req, for ai_http_submit: method, URL and body (borrowed from
+ * req), its auth header and, with a body, "Content-Type: application/json" in headers (room
+ * for 2), and timeout_ms; on_done and arg are the caller's to set. */
+void pipeline_graph_http_req(const struct ig_request *req, int64_t timeout_ms,
+                             const char *headers[2], struct ai_http_req *out);
+
+/* Profiles for messaging (profile.c): users.profile_data served while younger than
+ * cfg->profile_ttl_ms, else fetched with the token of the account of the customer's most
+ * recent conversation and stored (profile_data, profile_fetched_at, username, full_name). */
+struct pipeline_profile_fetch {
+    char instagram_id[65];
+    int64_t user_id;
+    char account_id[65];
+    bool account_known;  /* the account has a row (a token error marks it needs_reauth) */
+    const char *problem; /* static, with DK_ECONFLICT: "no_account" or "no_token" */
+    json_t *stored;      /* the stored profile (new, {} when none) */
+    int64_t stored_ms;   /* when it was fetched, 0: never */
+    struct ig_request req;
+};
+void pipeline_profile_fetch_clear(struct pipeline_profile_fetch *f);
+/* Step 1, any thread: *out (new) is the answer when the cache is fresh and refresh is false;
+ * else *out is NULL and f->req the Graph request to make. DK_ENOTFOUND for an unknown user;
+ * DK_ECONFLICT (f->problem says which; f->stored is filled) when the user has no conversation,
+ * the account no token, or cfg is NULL (no Graph API in this process); pipeline_graph_for's
+ * errors. Clear f in every case. */
+int pipeline_profile_prepare(struct store_conn *c, const struct pipeline_ig_config *cfg,
+                             const char *instagram_id, bool refresh, int64_t now_ms, json_t **out,
+                             struct pipeline_profile_fetch *f, struct dk_err *err);
+/* Step 2, no I/O (the HTTP loop may call it): the Graph's answer as the profile (*profile new),
+ * or DK_EIO with err->status 502 and the Graph's reason. */
+int pipeline_profile_answer(const struct pipeline_profile_fetch *f, const struct ig_result *res,
+                            const char *body, size_t len, json_t **profile, struct dk_err *err);
+/* Step 3: stores a fetched profile (profile not NULL), or marks a known account needs_reauth
+ * after a token error; nothing otherwise. */
+int pipeline_profile_store(struct store_conn *c, const struct pipeline_profile_fetch *f,
+                           const struct ig_result *res, const json_t *profile, int64_t now_ms,
+                           struct dk_err *err);
+/* {"instagram_id", "profile": {the six fields, null when absent}, "fetched_at", "cached"}
+ * (new; profile borrowed). */
+json_t *pipeline_profile_json(const char *instagram_id, const json_t *profile, int64_t fetched_ms,
+                              bool cached);
+/* All three steps on a thread that may block (workers, commands): *out as above (new). */
+int pipeline_profile_get(struct store_conn *c, struct ai_http *http,
+                         const struct pipeline_ig_config *cfg, const char *instagram_id,
+                         bool refresh, json_t **out, struct dk_err *err);
+
+/* History import (import.c): walks the account's conversations through the Conversations API
+ * page by page, storing users, conversations and messages (deduplicated by mid) and, with each
+ * page in the same transaction, the position in the imports table: an interrupted import
+ * continues from the page it stopped at. Customer messages are stored as "imported", never
+ * "received", so that nothing old is answered. Calls are paced at 2 per second per account
+ * (Meta's limit for this API); throttling and transient answers are retried with backoff. */
+struct pipeline_import_progress {
+    int64_t conversations; /* stored so far in this import (all runs) */
+    int64_t listed;        /* conversations listed so far (the known total) */
+    int64_t messages;      /* messages of the stored conversations so far */
+    int64_t limit;         /* the conversation limit, 0: none */
+    bool page_done;        /* called after a page was committed (else after a conversation) */
+};
+typedef void (*pipeline_import_progress_fn)(void *arg, const struct pipeline_import_progress *p);
+struct pipeline_import_opts {
+    const char *account_id;
+    int64_t limit_conversations; /* stop once this many conversations are stored; 0: all */
+    bool restart;                /* from the first page even when an import ran before */
+    int64_t pace_ms;             /* least time between two calls (0: 500, Meta's 2/s) */
+    int64_t timeout_ms;          /* per call (0: 30000) */
+    int max_retries;             /* per call, for throttling and transient answers (0: 6) */
+    pipeline_import_progress_fn progress;
+    void *progress_arg;
+};
+enum pipeline_import_end {
+    PIPELINE_IMPORT_DONE = 0, /* every page (or the limit) is stored */
+    PIPELINE_IMPORT_ALREADY,  /* done before: nothing fetched (restart to import again) */
+    PIPELINE_IMPORT_TOKEN,    /* the token was refused: the account is marked needs_reauth */
+    PIPELINE_IMPORT_FAILED,   /* a Graph error, or retries exhausted: resumable */
+};
+struct pipeline_import_result {
+    enum pipeline_import_end end;
+    int64_t conversations, messages; /* totals of the import (all runs) */
+    int64_t new_messages;            /* not stored before this run (the others were known) */
+};
+/* Runs an import on the calling thread (it blocks; not an HTTP or loop thread). Returns 0 with
+ * r->end saying how it ended (err filled for TOKEN and FAILED), or a DK_* code: DK_ECONFLICT
+ * when the account has no token, DK_EBUSY when another import of it is running, or what the
+ * database or the account's configuration gave. */
+int pipeline_import_run(struct store *s, struct ai_http *http, const struct pipeline_ig_config *cfg,
+                        const struct pipeline_import_opts *o, struct pipeline_import_result *r,
+                        struct dk_err *err);
+
+/* Delivery (deliver.c): one job "send" per conversation (unique key send:<conversation id>)
+ * works through its bot and operator messages waiting as pending_send, oldest first: the send
+ * policy decides, the attempt is recorded (status sending) before the call, the answer is
+ * stored (sent with the Instagram mid, failed with the reason, skipped with the rule, or back
+ * to pending_send to retry). */
+#define PIPELINE_JOB_SEND "send"
+/* Queues the conversation's send job in the caller's transaction (after storing a message as
+ * pending_send). */
+int pipeline_send_enqueue(struct store_conn *c, const char *conversation_id, int64_t run_at_ms,
+                          struct dk_err *err);
+/* Comment-to-DM (comments.c): whether a rule's keyword is in a comment (whole word,
+ * case-insensitive; "*" matches anything). */
+bool pipeline_comment_matches(const char *keyword, const char *text);
+/* A new comment event: the first matching rule's private reply (and public answer) stored as
+ * pending_send in conv with the send job; *answered tells. Caller's transaction. */
+int pipeline_comment_automation(struct store_conn *c, const struct ig_event *ev, const char *conv,
+                                int64_t now, bool *answered, struct dk_err *err);
+
+/* The sender: pacing, the Graph calls in flight and their results. */
+struct pipeline_deliver;
+struct pipeline_deliver_config {
+    struct store *store;
+    struct ai_http *http;     /* the outbound HTTP loop */
+    struct pipeline_gen *gen; /* its finisher stores the answers */
+    const struct pipeline_ig_config *ig;
+};
+struct pipeline_deliver *pipeline_deliver_new(const struct pipeline_deliver_config *cfg);
+/* Waits until no Graph call is in flight (at most timeout_ms). Main thread. */
+void pipeline_deliver_wait(struct pipeline_deliver *d, int64_t timeout_ms);
+void pipeline_deliver_free(struct pipeline_deliver *d);
+/* queue_handler_fn for kind "send" (own_tx); ctx is a struct pipeline_reply_ctx. */
+int pipeline_send_job(void *ctx, struct store_conn *c, const struct queue_job *job,
+                      struct dk_err *err);
+/* Sends the conversation's next waiting message now, in the caller's transaction: the attempt
+ * is recorded there and the Graph call is made once it commits (nothing when it rolls back),
+ * with the send job queued as a safety net. Without a sender (d NULL) only the job is queued.
+ * The reply job uses it so that no job claim stands between a reply and its send. */
+int pipeline_deliver_now(struct pipeline_deliver *d, struct store_conn *c, const char *conv_id,
+                         struct dk_err *err);
+/* A sender action ("typing_on", "mark_seen") to a customer, best effort: not made in dry-run,
+ * outside the 24-hour window or when pacing has no room; its answer is only logged. */
+void pipeline_deliver_action(struct pipeline_deliver *d, struct store_conn *c,
+                             const char *account_id, const char *recipient,
+                             int64_t last_user_message_ms, const char *action);
+/* Queues the send jobs of an account's conversations with replies waiting (after it was
+ * reconnected), in the caller's transaction. *n may be NULL. */
+int pipeline_send_resume_account(struct store_conn *c, const char *account_id, int *n,
+                                 struct dk_err *err);
 
 #endif

@@ -5,12 +5,16 @@
  *   update_context
  * It runs inside the transaction the worker opened, which also marks the job done: a crash
  * at any point rolls everything back and the job runs again; a finished job never repeats.
- * Sending through the Graph API is a later step (the reply waits as "pending_send").
+ * The reply is stored as pending_send with the conversation's send job (deliver.c). A
+ * customer asking for a person, or a text the NLU cannot place, gets the hand-over template and
+ * the conversation becomes needs_human: the bot stays silent until an operator resumes it.
  */
 #include "pipeline/pipeline.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/dktime.h"
 #include "core/jsonh.h"
@@ -36,6 +40,8 @@ struct reply_state {
     char *customer;  /* the burst's text (new) */
     int64_t kb_id;   /* the knowledge entry answered with, 0 for a template */
     bool generating; /* handed to an LLM: the reply is stored when it answers */
+    bool unsure;     /* a text the NLU could not place (its intent became "other") */
+    bool handover;   /* the reply hands the conversation to a person (needs_human) */
     char reply_id[STORE_ID_LEN];
 };
 
@@ -95,6 +101,34 @@ static int store_analysis(struct store_conn *c, const char *id, const struct nlu
     return rc;
 }
 
+/* An intent the event itself names: a story mention, or the payload of a tapped quick reply,
+ * icebreaker or button ("PRICE", "intent:price", "INTENT_PRICE" name the built-in intent). */
+static const char *event_intent(const json_t *m, char *buf, size_t size)
+{
+    const char *type = dk_json_str(m, "message_type");
+    if (type != NULL && strcmp(type, "story_mention") == 0) {
+        return "story_mention";
+    }
+    const json_t *meta = json_object_get(m, "metadata");
+    const char *payload = dk_json_str(json_object_get(meta, "quick_reply"), "payload");
+    if (payload == NULL) {
+        payload = dk_json_str(json_object_get(meta, "postback"), "payload");
+    }
+    if (payload == NULL) {
+        return NULL;
+    }
+    if (strncasecmp(payload, "intent:", 7) == 0 || strncasecmp(payload, "intent_", 7) == 0) {
+        payload += 7;
+    }
+    size_t n = 0;
+    for (; payload[n] != '\0' && n + 1 < size; n++) {
+        buf[n] = (char)tolower((unsigned char)payload[n]);
+    }
+    buf[n] = '\0';
+    /* only intents the responder ranks among its own */
+    return payload[n] == '\0' && pipeline_responder_priority(buf) > 1 ? buf : NULL;
+}
+
 /* The intent of each message (analysed by the local NLU and stored on its row) and of the
  * burst as a whole: the most specific intent among the messages, in the responder's priority
  * order; out-of-scope messages count as "other". */
@@ -116,6 +150,18 @@ static int understand(struct store_conn *c, const struct pipeline_reply_ctx *rct
     json_array_foreach(s->messages, i, m)
     {
         const char *text = dk_json_str(m, "content");
+        char named[64];
+        const char *fixed = event_intent(m, named, sizeof(named));
+        if (fixed != NULL) {
+            only_spam = false;
+            int score = pipeline_responder_priority(fixed);
+            if (score > best) {
+                best = score;
+                snprintf(s->intent_buf, sizeof(s->intent_buf), "%s", fixed);
+                s->intent = s->intent_buf;
+                s->confidence = 1.0f;
+            }
+        }
         if (text == NULL || *text == '\0') {
             only_spam = false;
             continue;
@@ -133,6 +179,12 @@ static int understand(struct store_conn *c, const struct pipeline_reply_ctx *rct
         /* an unsure answer is no answer: such messages get the hand-over */
         const char *intent =
             res.intent.oos || res.intent.confidence < MIN_CONFIDENCE ? "other" : res.intent.label;
+        s->unsure = s->unsure || strcmp(intent, "other") == 0;
+        const char *type = dk_json_str(m, "message_type");
+        if (type != NULL && strcmp(type, "story_reply") == 0 &&
+            (strcmp(intent, "other") == 0 || strcmp(intent, "greeting") == 0)) {
+            intent = "story_reply"; /* a reaction to the story, never answered as a greeting */
+        }
         if (res.lang.lang == NLU_LANG_RU || res.lang.lang == NLU_LANG_UK) {
             s->lang = "ru";
         } else if (res.lang.lang != NLU_LANG_UNKNOWN) {
@@ -157,8 +209,10 @@ static int understand(struct store_conn *c, const struct pipeline_reply_ctx *rct
         s->intent = "spam";
     }
     /* the burst's intent is a label of the model: keep a copy past the release below */
-    snprintf(s->intent_buf, sizeof(s->intent_buf), "%s", s->intent);
-    s->intent = s->intent_buf;
+    if (s->intent != s->intent_buf) {
+        snprintf(s->intent_buf, sizeof(s->intent_buf), "%s", s->intent);
+        s->intent = s->intent_buf;
+    }
     pipeline_nlu_release(ref);
     return rc;
 }
@@ -215,6 +269,9 @@ static int store_reply(struct store_conn *c, struct reply_state *s, int64_t now,
     if (s->kb_id > 0) {
         json_object_set_new(meta, "local_kb_id", json_integer(s->kb_id));
     }
+    if (s->handover) {
+        json_object_set_new(meta, "handover", json_true()); /* sent although needs_human */
+    }
     if (s->generating) {
         json_object_set_new(meta, "steps", json_object());
     }
@@ -244,7 +301,8 @@ static int generate(struct store_conn *c, const struct pipeline_reply_ctx *rctx,
 {
     int64_t started = dk_mono_ms();
     s->customer = burst_text(s->messages);
-    s->generating = rctx->gen != NULL && pipeline_gen_uses_llm(rctx->gen);
+    /* a hand-over is the template's promise of a person, not a model's improvisation */
+    s->generating = rctx->gen != NULL && !s->handover && pipeline_gen_uses_llm(rctx->gen);
     if (!s->generating) {
         int rc = pipeline_local_answer_db(
             c, rctx->responder, s->conv.account_id[0] != '\0' ? s->conv.account_id : NULL,
@@ -252,12 +310,21 @@ static int generate(struct store_conn *c, const struct pipeline_reply_ctx *rctx,
         if (rc == 0) {
             rc = store_reply(c, s, now, err);
         }
-        return rc == 0 ? record_local(c, s, started, err) : rc;
+        if (rc == 0) {
+            rc = record_local(c, s, started, err);
+        }
+        /* the send starts with this transaction's commit: no job claim in between */
+        return rc == 0 ? pipeline_deliver_now(rctx->deliver, c, s->conv.id, err) : rc;
     }
     int rc = store_reply(c, s, now, err);
     if (rc != 0) {
         return rc;
     }
+    /* Instagram shows the customer their message seen and the bot typing meanwhile */
+    pipeline_deliver_action(rctx->deliver, c, s->conv.account_id, s->conv.customer_id,
+                            s->conv.last_user_message_ms, "mark_seen");
+    pipeline_deliver_action(rctx->deliver, c, s->conv.account_id, s->conv.customer_id,
+                            s->conv.last_user_message_ms, "typing_on");
     json_t *payload =
         json_pack("{s:s, s:s, s:s, s:f, s:s, s:b}", "message_id", s->reply_id, "conversation_id",
                   s->conv.id, "intent", s->intent, "confidence", (double)s->confidence, "language",
@@ -319,8 +386,16 @@ int pipeline_reply_job(void *ctx, struct store_conn *c, const struct queue_job *
     if (rc == 0 && json_array_size(s.messages) > 0) {
         decide(&s, now);
         rc = understand(c, rctx, &s, err);
+        /* a person is asked for, or the built-in answers have nothing for this text (an LLM
+         * answers what the NLU cannot place) */
+        bool llm = rctx->gen != NULL && pipeline_gen_uses_llm(rctx->gen);
+        s.handover = s.skip == NULL && (strcmp(s.intent, "human_request") == 0 ||
+                                        (strcmp(s.intent, "other") == 0 && s.unsure && !llm));
         if (rc == 0 && s.skip == NULL) {
             rc = generate(c, rctx, &s, now, err);
+        }
+        if (rc == 0 && s.handover) {
+            rc = store_conversation_set_status(c, conv_id, "needs_human", now, err);
         }
         if (rc == 0) {
             rc = update_context(c, &s, now, err);

@@ -18,8 +18,9 @@ extern const char pipeline_default_templates[];
 /* Intents in priority order: when one burst of messages holds several, the more specific
  * question wins ("hi! how much is delivery?" is a delivery question). */
 static const char *const INTENTS[] = {
-    "human_request", "complaint", "returns",       "order_status", "payment", "delivery", "booking",
-    "availability",  "price",     "collaboration", "goodbye",      "thanks",  "greeting"};
+    "human_request", "complaint",   "returns",      "order_status", "payment",
+    "delivery",      "booking",     "availability", "price",        "collaboration",
+    "story_mention", "story_reply", "goodbye",      "thanks",       "greeting"};
 #define NINTENTS (sizeof(INTENTS) / sizeof(INTENTS[0]))
 
 struct pipeline_responder {

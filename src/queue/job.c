@@ -197,6 +197,19 @@ int queue_claim_batch(struct store_conn *c, const char *worker, int64_t lease_ms
     return 0;
 }
 
+int queue_dequeue(struct store_conn *c, const char *unique_key, bool *removed, struct dk_err *err)
+{
+    const char *p[] = {unique_key};
+    struct store_res *r = NULL;
+    int rc = store_query(c, "DELETE FROM jobs WHERE unique_key = $1 AND status = 'queued'", 1, p,
+                         &r, err);
+    if (rc == 0 && removed != NULL) {
+        *removed = store_res_affected(r) > 0;
+    }
+    store_res_free(r);
+    return rc;
+}
+
 int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,
                 struct dk_err *err)
 {

@@ -43,6 +43,10 @@ int queue_enqueue_bulk(struct store_conn *c, const char *kind, const char *const
                        const char *const *payloads, size_t n, int64_t run_at_ms, int max_attempts,
                        struct dk_err *err);
 
+/* Removes the queued job with this unique key (one not yet claimed), in the caller's
+ * transaction: work that became unnecessary. *removed may be NULL. */
+int queue_dequeue(struct store_conn *c, const char *unique_key, bool *removed, struct dk_err *err);
+
 /* Claims the next due job in its own short transaction. Returns 0 with *job NULL when none is
  * due. Caller frees with queue_job_free. */
 int queue_claim(struct store_conn *c, const char *worker, int64_t lease_ms, struct queue_job **job,

@@ -97,8 +97,10 @@ int store_conversation_load(struct store_conn *c, const char *id, struct store_c
     const char *p[] = {id};
     struct store_res *r = NULL;
     int rc = store_query(c,
-                         "SELECT id, user_id, account_id, status, context, assigned_to, "
-                         "bot_paused_until, last_user_message_at FROM conversations WHERE id = $1",
+                         "SELECT c.id, c.user_id, c.account_id, c.status, c.context, "
+                         "c.assigned_to, c.bot_paused_until, c.last_user_message_at, "
+                         "u.instagram_id FROM conversations c JOIN users u ON u.id = c.user_id "
+                         "WHERE c.id = $1",
                          1, p, &r, err);
     if (rc != 0) {
         return rc;
@@ -123,6 +125,8 @@ int store_conversation_load(struct store_conn *c, const char *id, struct store_c
     if (lu == NULL || dk_time_parse(lu, &out->last_user_message_ms) != 0) {
         out->last_user_message_ms = 0;
     }
+    const char *cust = store_res_get(r, 0, 8);
+    snprintf(out->customer_id, sizeof(out->customer_id), "%s", cust != NULL ? cust : "");
     store_res_free(r);
     return 0;
 }

@@ -42,6 +42,23 @@ int store_user_get(struct store_conn *c, const char *instagram_id, int64_t id, j
 /* Replaces the preferences object. DK_ENOTFOUND when unknown. */
 int store_user_set_preferences(struct store_conn *c, int64_t id, const char *prefs_json,
                                int64_t now_ms, struct dk_err *err);
+/* A user's cached profile for messaging (profile.c of the pipeline). */
+struct store_user_profile {
+    int64_t id;
+    char *profile;       /* profile_data as JSON text, new (dk_free) */
+    int64_t fetched_ms;  /* profile_fetched_at, 0 when never fetched */
+    char account_id[65]; /* the account of the user's most recent conversation, "" when none */
+};
+void store_user_profile_clear(struct store_user_profile *p);
+/* The profile of the user with this Instagram id; DK_ENOTFOUND when unknown. */
+int store_user_profile_load(struct store_conn *c, const char *instagram_id,
+                            struct store_user_profile *out, struct dk_err *err);
+/* Updates what is given and keeps the rest: profile_json (replaces profile_data), username,
+ * full_name (NULL: kept), fetched_ms (profile_fetched_at; 0: kept). DK_ENOTFOUND when
+ * unknown. */
+int store_user_update_profile(struct store_conn *c, int64_t id, const char *profile_json,
+                              const char *username, const char *full_name, int64_t fetched_ms,
+                              int64_t now_ms, struct dk_err *err);
 
 /* ---- conversations ---- */
 struct store_conversation {
@@ -53,6 +70,7 @@ struct store_conversation {
     char *assigned_to;    /* new or NULL */
     int64_t paused_until; /* ms, 0 = not paused */
     int64_t last_user_message_ms;
+    char customer_id[65]; /* the customer's IGSID */
 };
 void store_conversation_clear(struct store_conversation *conv);
 
@@ -408,5 +426,138 @@ int store_message_set_metadata(struct store_conn *c, const char *id, const char 
 int store_message_finish_reply(struct store_conn *c, const char *id, const char *content,
                                const char *status, const char *metadata_json, const char *intent,
                                bool *updated, struct dk_err *err);
+
+/* ---- imports: the state of an account's history import (imports.c) ---- */
+struct store_import {
+    bool found;      /* the account has an import row */
+    char status[17]; /* "running" | "done" | "failed" */
+    char *next_url;  /* new or NULL: the Conversations API page to fetch next (NULL while
+                        running: the first page) */
+    int64_t conversations, messages;
+    char *last_error; /* new or NULL */
+};
+void store_import_clear(struct store_import *im);
+/* out is cleared first; found false when the account has no row. */
+int store_import_load(struct store_conn *c, const char *account_id, struct store_import *out,
+                      struct dk_err *err);
+/* Starts (or restarts) the import: status running from the first page, counts zero. */
+int store_import_begin(struct store_conn *c, const char *account_id, int64_t now_ms,
+                       struct dk_err *err);
+/* A page was stored: the next page (NULL: none) and the counts added. */
+int store_import_progress(struct store_conn *c, const char *account_id, const char *next_url,
+                          int64_t conversations, int64_t messages, int64_t now_ms,
+                          struct dk_err *err);
+/* Ends the import with status "done" or "failed" (error may be NULL; kept by "done" as NULL). */
+int store_import_finish(struct store_conn *c, const char *account_id, const char *status,
+                        const char *error, int64_t now_ms, struct dk_err *err);
+
+/* ---- accounts: connected Instagram accounts (accounts.c) ----
+ * The token is stored sealed (core/crypto dk_secret_seal); this layer never sees it in clear. */
+struct store_account {
+    char id[65];
+    char *name;              /* new or NULL */
+    char flavour[17];        /* "instagram" | "facebook" */
+    char *page_id;           /* new or NULL */
+    char *token_enc;         /* new or NULL: sealed token */
+    char status[33];         /* "active" | "needs_reauth" | "disabled" */
+    char *status_reason;     /* new or NULL */
+    int64_t throttled_until; /* ms, 0 = not throttled */
+    int throttle_level;
+};
+void store_account_clear(struct store_account *a);
+/* Adds or replaces an account (name, flavour, page_id, token_enc may be NULL; flavour NULL is
+ * "instagram"): status back to active, reason and throttling cleared; *created tells whether it
+ * is new (may be NULL). */
+int store_account_upsert(struct store_conn *c, const char *id, const char *name,
+                         const char *flavour, const char *page_id, const char *token_enc,
+                         int64_t now_ms, bool *created, struct dk_err *err);
+/* A row for an account that has none yet (the sender records throttling or a refused token of
+ * an IG_ACCESS_TOKEN account); an existing row is left as it is. */
+int store_account_ensure(struct store_conn *c, const char *id, int64_t now_ms, struct dk_err *err);
+/* DK_ENOTFOUND when unknown. */
+int store_account_load(struct store_conn *c, const char *id, struct store_account *out,
+                       struct dk_err *err);
+/* Every account as a new JSON array of {id, name, flavour, page_id, has_token, status,
+ * status_reason, throttled_until (RFC 3339 or null), created_at, updated_at}: never the token. */
+int store_account_list(struct store_conn *c, json_t **out, struct dk_err *err);
+int store_account_remove(struct store_conn *c, const char *id, bool *found, struct dk_err *err);
+/* Sets status ("active", "needs_reauth", "disabled") and its reason (may be NULL).
+ * DK_ENOTFOUND when unknown (also for store_account_throttle). */
+int store_account_set_status(struct store_conn *c, const char *id, const char *status,
+                             const char *reason, int64_t now_ms, struct dk_err *err);
+/* Graph throttling: no sends before until_ms; level is the backoff step (0 clears). */
+int store_account_throttle(struct store_conn *c, const char *id, int64_t until_ms, int level,
+                           int64_t now_ms, struct dk_err *err);
+/* The number of accounts an operator added (0: an installation without accounts processes
+ * every entry); rows made by store_account_ensure do not count. */
+int store_account_count(struct store_conn *c, int64_t *n, struct dk_err *err);
+/* Whether an operator added an account with this id. */
+int store_account_exists(struct store_conn *c, const char *id, bool *exists, struct dk_err *err);
+
+/* ---- the outbox: bot and operator messages on their way to Instagram (outbox.c) ---- */
+struct store_outbox_msg {
+    char id[STORE_ID_LEN];
+    char sender_type[17];
+    char message_type[33];
+    char status[33];
+    char recipient[65]; /* the customer's IGSID */
+    char *content;      /* new or NULL */
+    char *metadata;     /* new JSON text */
+    int64_t created_ms;
+};
+void store_outbox_msg_clear(struct store_outbox_msg *m);
+/* The conversation's oldest bot or operator message waiting to go out (pending_send) or in
+ * flight (sending); *found false when there is none. */
+int store_outbox_next(struct store_conn *c, const char *conversation_id,
+                      struct store_outbox_msg *out, bool *found, struct dk_err *err);
+/* Moves a message from status `from` to `to` with a reason (NULL clears it), metadata (NULL
+ * keeps it) and the Instagram mid (NULL keeps it; a mid stored on another message is not
+ * taken). *updated false when the message was no longer in `from`. */
+int store_outbox_set(struct store_conn *c, const char *id, const char *from, const char *to,
+                     const char *reason, const char *metadata_json, const char *mid, bool *updated,
+                     struct dk_err *err);
+/* Replaces a message's content (a long reply cut into parts keeps the first). */
+int store_outbox_set_content(struct store_conn *c, const char *id, const char *content,
+                             struct dk_err *err);
+/* An echo of a message the business sent: the conversation's oldest message in flight
+ * (sending, no mid yet) with this text takes the mid and becomes sent. *matched tells. */
+int store_outbox_reconcile_echo(struct store_conn *c, const char *conversation_id, const char *mid,
+                                const char *text, bool *matched, struct dk_err *err);
+/* Conversations of an account with messages waiting as pending_send (new JSON array of ids). */
+int store_outbox_waiting(struct store_conn *c, const char *account_id, json_t **ids,
+                         struct dk_err *err);
+/* Delivery figures (new object): {"by_status":{status: n}, "refused_by_rule":{rule: n}} over
+ * bot and operator messages; account_id may be NULL (all). */
+int store_outbox_stats(struct store_conn *c, const char *account_id, json_t **out,
+                       struct dk_err *err);
+/* The reaction (JSON text; NULL removes it) a customer gave to the message with this mid, kept
+ * in its metadata.feedback. *found false when no such message. */
+int store_message_set_feedback(struct store_conn *c, const char *mid, const char *feedback_json,
+                               bool *found, struct dk_err *err);
+
+/* ---- conversation control (outbox.c) ---- */
+/* Pauses the bot until until_ms (0: resumes it). DK_ENOTFOUND when unknown. */
+int store_conversation_pause(struct store_conn *c, const char *id, int64_t until_ms, int64_t now_ms,
+                             struct dk_err *err);
+int store_conversation_set_status(struct store_conn *c, const char *id, const char *status,
+                                  int64_t now_ms, struct dk_err *err);
+
+/* ---- comments: one private reply per comment, keyword rules (comments.c) ---- */
+/* Takes the comment's one private reply for message_id; *claimed false when it was taken. */
+int store_comment_reply_claim(struct store_conn *c, const char *comment_id, const char *account_id,
+                              const char *conversation_id, const char *message_id, int64_t rule_id,
+                              int64_t comment_ms, bool *claimed, struct dk_err *err);
+/* The message that holds the comment's private reply ("" when none). */
+int store_comment_reply_owner(struct store_conn *c, const char *comment_id,
+                              char message_id[STORE_ID_LEN], struct dk_err *err);
+/* Keyword rules: add (account_id NULL: every account), list, delete. */
+int store_comment_rule_add(struct store_conn *c, const char *account_id, const char *keyword,
+                           const char *reply, const char *public_reply, int64_t *id,
+                           struct dk_err *err);
+/* Enabled rules of an account (and those for every account), oldest first, as a new array of
+ * {id, account_id, keyword, reply, public_reply, enabled, created_at}; account_id NULL: all. */
+int store_comment_rule_list(struct store_conn *c, const char *account_id, json_t **out,
+                            struct dk_err *err);
+int store_comment_rule_delete(struct store_conn *c, int64_t id, bool *found, struct dk_err *err);
 
 #endif

@@ -29,6 +29,8 @@
 #define CONNECT_WARN_EVERY_MS   1000 /* at most one "could not connect" line per second */
 #define SAVEPOINT_NAME_MAX      63
 
+static void conn_disconnect(struct store *s, struct store_conn *c);
+
 static atomic_int g_fail_after;
 
 /* ---- URL ---- */
@@ -147,7 +149,7 @@ void store_close(struct store *s)
     int idle = 0;
     for (struct store_conn *c = s->idle; c != NULL; idle++) {
         struct store_conn *next = c->next_idle;
-        s->ops->disconnect(c);
+        conn_disconnect(s, c);
         c = next;
     }
     DK_ASSERT(idle == s->nopen); /* every connection was released */
@@ -232,7 +234,7 @@ struct store_conn *store_acquire(struct store *s, struct dk_err *err)
                 return c;
             }
             DK_INFO("closing an idle connection to database %s: the server ended it", s->redacted);
-            s->ops->disconnect(c);
+            conn_disconnect(s, c);
             pthread_mutex_lock(&s->mu);
             slot_free_locked(s);
             continue;
@@ -261,7 +263,7 @@ void store_release(struct store_conn *c)
     struct store *s = c->store;
     store_rollback(c);
     if (c->broken) {
-        s->ops->disconnect(c);
+        conn_disconnect(s, c);
         pthread_mutex_lock(&s->mu);
         slot_free_locked(s);
         pthread_mutex_unlock(&s->mu);
@@ -337,6 +339,40 @@ static void write_turn_give(struct store_conn *c)
     pthread_mutex_unlock(&c->store->mu);
 }
 
+/* ---- hooks after commit ---- */
+
+void store_after_commit(struct store_conn *c, void (*fn)(void *arg, bool committed), void *arg)
+{
+    if (!store_in_tx(c)) {
+        fn(arg, true);
+        return;
+    }
+    if (c->nhooks == c->hookcap) {
+        c->hookcap = c->hookcap != 0 ? c->hookcap * 2 : 16;
+        c->hooks = dk_realloc(c->hooks, c->hookcap * sizeof(*c->hooks));
+    }
+    c->hooks[c->nhooks++] = (struct store_hook){fn, arg};
+}
+
+/* Runs the hooks from index from on (committed or not) and forgets them. */
+static void run_hooks(struct store_conn *c, size_t from, bool committed)
+{
+    /* a hook may register no new ones: it runs outside the transaction */
+    for (size_t i = from; i < c->nhooks; i++) {
+        c->hooks[i].fn(c->hooks[i].arg, committed);
+    }
+    c->nhooks = from;
+}
+
+static void conn_disconnect(struct store *s, struct store_conn *c)
+{
+    run_hooks(c, 0, false);
+    dk_free(c->hooks);
+    c->hooks = NULL;
+    c->hookcap = 0;
+    s->ops->disconnect(c);
+}
+
 int store_begin(struct store_conn *c, struct dk_err *err)
 {
     if (c->broken) {
@@ -372,6 +408,11 @@ int store_commit(struct store_conn *c, struct dk_err *err)
     if (!store_in_tx(c)) {
         write_turn_give(c);
     }
+    c->nmarks = 0;
+    if (rc != 0 && store_in_tx(c)) {
+        return failed(c, "commit", rc, e); /* still open: the caller rolls back */
+    }
+    run_hooks(c, 0, rc == 0);
     return rc == 0 ? 0 : failed(c, "commit", rc, e);
 }
 
@@ -386,6 +427,8 @@ void store_rollback(struct store_conn *c)
         }
     }
     write_turn_give(c);
+    c->nmarks = 0;
+    run_hooks(c, 0, false);
 }
 
 bool store_in_tx(const struct store_conn *c)
@@ -433,17 +476,30 @@ static int savepoint_cmd(struct store_conn *c, const char *verb, const char *nam
 
 int store_savepoint(struct store_conn *c, const char *name, struct dk_err *err)
 {
-    return savepoint_cmd(c, "SAVEPOINT", name, err);
+    int rc = savepoint_cmd(c, "SAVEPOINT", name, err);
+    if (rc == 0) {
+        DK_ASSERT(c->nmarks < (int)(sizeof(c->marks) / sizeof(c->marks[0])));
+        c->marks[c->nmarks++] = c->nhooks;
+    }
+    return rc;
 }
 
 int store_savepoint_release(struct store_conn *c, const char *name, struct dk_err *err)
 {
-    return savepoint_cmd(c, "RELEASE SAVEPOINT", name, err);
+    int rc = savepoint_cmd(c, "RELEASE SAVEPOINT", name, err);
+    if (rc == 0 && c->nmarks > 0) {
+        c->nmarks--; /* its hooks now belong to the enclosing transaction */
+    }
+    return rc;
 }
 
 int store_savepoint_rollback(struct store_conn *c, const char *name, struct dk_err *err)
 {
-    return savepoint_cmd(c, "ROLLBACK TO SAVEPOINT", name, err);
+    int rc = savepoint_cmd(c, "ROLLBACK TO SAVEPOINT", name, err);
+    if (rc == 0 && c->nmarks > 0) {
+        run_hooks(c, c->marks[c->nmarks - 1], false); /* the savepoint stays open */
+    }
+    return rc;
 }
 
 void store_fail_after(int n)

@@ -67,6 +67,12 @@ void store_rollback(struct store_conn *c);
 bool store_in_tx(const struct store_conn *c);
 /* Savepoints inside a transaction; name is an SQL identifier chosen by the caller. */
 int store_savepoint(struct store_conn *c, const char *name, struct dk_err *err);
+/* Runs fn(arg, true) right after the open transaction commits, or fn(arg, false) when it (or
+ * the savepoint fn was registered under) rolls back or the commit fails: for effects that must
+ * not happen before the data they follow is durable (a Graph call after its attempt is
+ * recorded). Hooks run on the calling thread, in registration order, with no transaction open.
+ * Outside a transaction fn(arg, true) runs at once. */
+void store_after_commit(struct store_conn *c, void (*fn)(void *arg, bool committed), void *arg);
 int store_savepoint_release(struct store_conn *c, const char *name, struct dk_err *err);
 int store_savepoint_rollback(struct store_conn *c, const char *name, struct dk_err *err);
 

@@ -34,11 +34,21 @@ extern const size_t store_migrations_postgres_count;
 #define STORE_RES_NULL       UINT32_MAX   /* offset of an SQL NULL value */
 
 /* The part of a connection that store.c manages; backends embed it first. */
+struct store_hook {
+    void (*fn)(void *arg, bool committed);
+    void *arg;
+};
+
 struct store_conn {
     struct store *store;
     struct store_conn *next_idle;
     bool broken;      /* lost or unusable: closed on release instead of pooled */
     bool holds_write; /* has the store's write turn (single-writer backends) */
+    /* store_after_commit: run once the transaction commits, dropped with what it rolls back */
+    struct store_hook *hooks;
+    size_t nhooks, hookcap;
+    size_t marks[16]; /* nhooks when each open savepoint began */
+    int nmarks;
 };
 
 /* A backend. Every function is called by the one thread that holds the connection. */

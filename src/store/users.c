@@ -1,4 +1,5 @@
-/* store/users: customers, by Instagram-scoped id; their profile and preferences. */
+/* store/users: customers, by Instagram-scoped id; their profile (and the cached profile for
+ * messaging) and preferences. */
 #include "store/repo.h"
 
 #include <stdio.h>
@@ -95,6 +96,71 @@ int store_user_set_preferences(struct store_conn *c, int64_t id, const char *pre
     struct store_res *r = NULL;
     int rc = store_query(c, "UPDATE users SET preferences = $2, updated_at = $3 WHERE id = $1", 3,
                          p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    int64_t n = store_res_affected(r);
+    store_res_free(r);
+    return n > 0 ? 0 : dk_err_set(err, DK_ENOTFOUND, "user %lld not found", (long long)id);
+}
+
+void store_user_profile_clear(struct store_user_profile *p)
+{
+    dk_free(p->profile);
+    memset(p, 0, sizeof(*p));
+}
+
+int store_user_profile_load(struct store_conn *c, const char *instagram_id,
+                            struct store_user_profile *out, struct dk_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *p[] = {instagram_id};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "SELECT u.id, u.profile_data, u.profile_fetched_at, "
+                         "(SELECT c.account_id FROM conversations c WHERE c.user_id = u.id "
+                         "ORDER BY c.updated_at DESC, c.id DESC LIMIT 1) "
+                         "FROM users u WHERE u.instagram_id = $1",
+                         1, p, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (store_res_rows(r) == 0) {
+        store_res_free(r);
+        return dk_err_set(err, DK_ENOTFOUND, "user not found");
+    }
+    out->id = store_res_int(r, 0, 0, 0);
+    const char *profile = store_res_get(r, 0, 1);
+    out->profile = dk_strdup(profile != NULL ? profile : "{}");
+    const char *fetched = store_res_get(r, 0, 2);
+    if (fetched == NULL || dk_time_parse(fetched, &out->fetched_ms) != 0) {
+        out->fetched_ms = 0;
+    }
+    const char *account = store_res_get(r, 0, 3);
+    snprintf(out->account_id, sizeof(out->account_id), "%s", account != NULL ? account : "");
+    store_res_free(r);
+    return 0;
+}
+
+int store_user_update_profile(struct store_conn *c, int64_t id, const char *profile_json,
+                              const char *username, const char *full_name, int64_t fetched_ms,
+                              int64_t now_ms, struct dk_err *err)
+{
+    char idbuf[24], fetched[DK_TIME_LEN], ts[DK_TIME_LEN];
+    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+    const char *p[] = {idbuf,
+                       profile_json,
+                       username,
+                       full_name,
+                       fetched_ms > 0 ? store_ts(fetched_ms, fetched) : NULL,
+                       store_ts(now_ms, ts)};
+    struct store_res *r = NULL;
+    int rc = store_query(c,
+                         "UPDATE users SET profile_data = COALESCE($2, profile_data), "
+                         "username = COALESCE($3, username), full_name = COALESCE($4, full_name), "
+                         "profile_fetched_at = COALESCE($5, profile_fetched_at), updated_at = $6 "
+                         "WHERE id = $1",
+                         6, p, &r, err);
     if (rc != 0) {
         return rc;
     }

@@ -307,6 +307,32 @@ direkt() {
         DIREKT_LOG=warn "${envs[@]}" "$DIREKT_BIN" "$@"
 }
 
+# start_fake NAME SCRIPT [ARGS…]: starts "node tests/fake/SCRIPT --port 0 --port-file F ARGS…"
+# in the background (killed at exit, its log in $TEST_TMP/NAME.log) and sets FAKE_URL to its base
+# URL. Returns 1 after recording a failure when node is missing or the fake does not start.
+start_fake() {
+    local name=$1 script=$2 pf="$TEST_TMP/$1.port"
+    shift 2
+    command -v node >/dev/null || {
+        fail "node is not installed (scripts/install-deps installs it)"
+        return 1
+    }
+    rm -f "$pf"
+    node "$DIREKT_SOURCE/tests/fake/$script" --port 0 --port-file "$pf" "$@" \
+        >"$TEST_TMP/$name.log" 2>&1 &
+    PROC_PID[$name]=$!
+    PROC_LOG[$name]="$TEST_TMP/$name.log"
+    for _ in $(seq 100); do
+        [ -s "$pf" ] && break
+        sleep 0.1
+    done
+    [ -s "$pf" ] || {
+        fail "$script did not start: $(cat "$TEST_TMP/$name.log")"
+        return 1
+    }
+    FAKE_URL="http://127.0.0.1:$(cat "$pf")"
+}
+
 # start_proc NAME [VAR=value…] ARGS…: starts "$DIREKT_BIN ARGS…" in the background with the
 # test environment (listen address on $PORT, database, secrets, debounce 300 ms, log info);
 # VAR=value words override it. The log goes to $TEST_TMP/NAME.log (appended).

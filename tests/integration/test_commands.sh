@@ -46,6 +46,7 @@ DIREKT_HTTP_THREADS|0|
 DIREKT_JOB_LEASE_MS|10|
 DIREKT_LOG|loud|
 IG_GRAPH_URL|ftp://graph.example|
+DIREKT_SECRET_KEY|too-short-a-key-0123|too-short-a-key-0123
 EOF
 run_cmd DIREKT_LISTEN=nope config
 assert_eq 2 "$CMD_RC" "config with a bad setting: exit code"
@@ -198,12 +199,12 @@ setup_db main
 # ---- config hides secrets ----
 log "config"
 run_cmd IG_APP_SECRET=app-secret-value-123 IG_ACCESS_TOKEN=access-token-value-456 \
-    OPENAI_API_KEY=sk-openai-value-789 CLAUDE_API_KEY=claude-value-000 DIREKT_SECRET_KEY=secret-key-value-111 \
+    OPENAI_API_KEY=sk-openai-value-789 CLAUDE_API_KEY=claude-value-000 DIREKT_SECRET_KEY=5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7 \
     DIREKT_API_TOKEN=api-token-value-222 IG_VERIFY_TOKEN=verify-value-333 \
     DATABASE_URL=postgresql://direkt:db-password-444@127.0.0.1/direkt DIREKT_LISTEN=127.0.0.1:18123 config
 assert_eq 0 "$CMD_RC" "config: exit code"
 for secret in app-secret-value-123 access-token-value-456 sk-openai-value-789 claude-value-000 \
-    secret-key-value-111 api-token-value-222 verify-value-333 db-password-444; do
+    5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7 api-token-value-222 verify-value-333 db-password-444; do
     assert_not_contains "$secret" "$CMD_OUT$CMD_ERR" "direkt config shows a secret"
 done
 assert_contains "127.0.0.1:18123" "$CMD_OUT" "config shows the settings that are not secret"

@@ -66,12 +66,13 @@ int dbtest_clean(void **state)
         return -1;
     }
     static const char *const deletes[] = {
-        "DELETE FROM message_events", "DELETE FROM messages",     "DELETE FROM conversations",
-        "DELETE FROM users",          "DELETE FROM jobs",         "DELETE FROM leases",
-        "DELETE FROM webhook_events", "DELETE FROM api_tokens",   "DELETE FROM settings",
-        "DELETE FROM agent_plans",    "DELETE FROM nlu_examples", "DELETE FROM nlu_intents",
-        "DELETE FROM nlu_models",     "DELETE FROM knowledge",    "DELETE FROM ai_calls",
-        "DELETE FROM ai_settings"};
+        "DELETE FROM message_events",  "DELETE FROM messages",     "DELETE FROM conversations",
+        "DELETE FROM users",           "DELETE FROM jobs",         "DELETE FROM leases",
+        "DELETE FROM webhook_events",  "DELETE FROM api_tokens",   "DELETE FROM settings",
+        "DELETE FROM agent_plans",     "DELETE FROM nlu_examples", "DELETE FROM nlu_intents",
+        "DELETE FROM nlu_models",      "DELETE FROM knowledge",    "DELETE FROM ai_calls",
+        "DELETE FROM ai_settings",     "DELETE FROM accounts",     "DELETE FROM imports",
+        "DELETE FROM comment_replies", "DELETE FROM comment_rules"};
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         if (store_query(c, deletes[i], 0, NULL, NULL, &err) != 0) {
             fprintf(stderr, "dbtest: %s\n", err.msg);
@@ -81,6 +82,17 @@ int dbtest_clean(void **state)
     }
     store_release(c);
     return 0;
+}
+
+struct store_conn *dbtest_conn(void **state)
+{
+    struct dbtest *t = *state;
+    struct dk_err err = {0};
+    struct store_conn *c = store_acquire(t->store, &err);
+    if (c == NULL) {
+        fail_msg("dbtest: no connection: %s", err.msg);
+    }
+    return c;
 }
 
 long long dbtest_int1(struct store *s, const char *sql, const char *p1)

@@ -19,6 +19,9 @@ int dbtest_group_postgres(void **state);
 int dbtest_group_teardown(void **state);
 /* Per-test setup: deletes every row of every table. */
 int dbtest_clean(void **state);
+/* A connection of the group's store (release with store_release); fails the test when there
+ * is none. */
+struct store_conn *dbtest_conn(void **state);
 
 /* Runs SQL on a fresh connection and returns the first column of the first row as an integer
  * (or -1 when there is no row). Fails the test on error. */

@@ -136,7 +136,7 @@ static void test_store_migrate(void **state)
     assert_true(total >= 1);
     assert_int_equal(store_schema_version(s, &version, NULL), 0);
     assert_int_equal(version, total); /* versions are 1..n */
-    assert_int_equal(version, 3);     /* today: 001_init, 002_nlu, 003_ai */
+    assert_int_equal(version, 4);     /* today: 001_init, 002_nlu, 003_ai, 004_instagram */
 
     assert_int_equal(store_migrate(s, &applied, NULL), 0);
     assert_int_equal(applied, 0);
@@ -648,7 +648,7 @@ static void test_store_memory(void **state)
     struct store *s = open_store("sqlite::memory:", &opts);
     int applied = 0;
     assert_int_equal(store_migrate(s, &applied, NULL), 0);
-    assert_int_equal(applied, 3);
+    assert_int_equal(applied, 4);
     struct store_conn *c = acquire(s);
     assert_int_equal(insert_user(c, "mem-1", NULL), 0);
     struct dk_err err = {0};
