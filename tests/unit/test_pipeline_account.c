@@ -25,15 +25,6 @@ static const unsigned char KEY[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11
                                       12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
                                       23, 24, 25, 26, 27, 28, 29, 30, 31};
 
-static struct store_conn *conn(void **state)
-{
-    struct dbtest *t = *state;
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(t->store, &err);
-    assert_non_null(c);
-    return c;
-}
-
 static struct pipeline_ig_config config(bool with_key, const char *env_token)
 {
     struct pipeline_ig_config cfg = {
@@ -60,7 +51,7 @@ static void add_account(struct store_conn *c, const char *flavour, const char *p
 
 static void test_pipeline_account_opens_the_stored_token(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     add_account(c, NULL, NULL, TOKEN);
     struct pipeline_ig_config cfg = config(true, ENV_TOKEN);
     struct pipeline_graph pg;
@@ -85,7 +76,7 @@ static void test_pipeline_account_opens_the_stored_token(void **state)
 
 static void test_pipeline_account_no_key_is_an_error(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     add_account(c, NULL, NULL, TOKEN);
     struct pipeline_ig_config cfg = config(false, ENV_TOKEN);
     struct pipeline_graph pg;
@@ -101,7 +92,7 @@ static void test_pipeline_account_no_key_is_an_error(void **state)
 
 static void test_pipeline_account_wrong_key_is_an_error(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     add_account(c, NULL, NULL, TOKEN);
     struct pipeline_ig_config cfg = config(true, ENV_TOKEN);
     cfg.secret_key[0] ^= 0x80;
@@ -127,7 +118,7 @@ static void test_pipeline_account_wrong_key_is_an_error(void **state)
 
 static void test_pipeline_account_env_token_fallback(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     /* an account with a row but no token of its own */
     add_account(c, NULL, NULL, NULL);
     struct pipeline_ig_config cfg = config(false, ENV_TOKEN);
@@ -154,7 +145,7 @@ static void test_pipeline_account_env_token_fallback(void **state)
 
 static void test_pipeline_account_dry_run(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     add_account(c, NULL, NULL, NULL);
     struct pipeline_ig_config cfg = config(true, NULL);
     struct pipeline_graph pg;
@@ -182,7 +173,7 @@ static void test_pipeline_account_dry_run(void **state)
 
 static void test_pipeline_account_facebook_flavour(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     add_account(c, "facebook", PAGE, TOKEN);
     struct pipeline_ig_config cfg = config(true, NULL);
     cfg.graph_url = "http://127.0.0.1:9/fb";

@@ -14,15 +14,6 @@
 #include "queue/queue.h"
 #include "store/repo.h"
 
-static struct store_conn *conn(void **state)
-{
-    struct dbtest *t = *state;
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(t->store, &err);
-    assert_non_null(c);
-    return c;
-}
-
 static void enqueue(struct store_conn *c, const char *kind, const char *key, int64_t run_at,
                     int max, int64_t *id)
 {
@@ -35,7 +26,7 @@ static void enqueue(struct store_conn *c, const char *kind, const char *key, int
 static void test_queue_claim_complete(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     int64_t id;
     enqueue(c, "reply", NULL, dk_now_ms(), 5, &id);
@@ -60,7 +51,7 @@ static void test_queue_claim_complete(void **state)
 
 static void test_queue_delayed_job_waits(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     enqueue(c, "reply", NULL, dk_now_ms() + 60000, 5, NULL);
     struct queue_job *job = NULL;
@@ -72,7 +63,7 @@ static void test_queue_delayed_job_waits(void **state)
 static void test_queue_unique_key_debounces(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     int64_t a, b;
     int64_t later = dk_now_ms() + 5000;
     enqueue(c, "reply", "reply:x", dk_now_ms(), 5, &a);
@@ -96,7 +87,7 @@ static void test_queue_unique_key_debounces(void **state)
 static void test_queue_failure_backs_off_then_dead_letters(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     enqueue(c, "reply", NULL, dk_now_ms(), 2, NULL);
     struct queue_job *job = NULL;
@@ -133,7 +124,7 @@ static void test_queue_backoff_grows_with_jitter(void **state)
 static void test_queue_lost_lease_cannot_complete(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     enqueue(c, "reply", NULL, dk_now_ms(), 5, NULL);
     struct queue_job *job = NULL;
@@ -160,7 +151,7 @@ static void test_queue_lost_lease_cannot_complete(void **state)
 static void test_queue_reclaim_supersedes_with_queued_twin(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     enqueue(c, "reply", "reply:y", dk_now_ms(), 5, NULL);
     struct queue_job *job = NULL;
@@ -176,7 +167,7 @@ static void test_queue_reclaim_supersedes_with_queued_twin(void **state)
 
 static void test_queue_lease_is_exclusive(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     bool held = false;
     assert_int_equal(queue_lease(c, "scheduler", "a", 60000, &held, &err), 0);
@@ -229,7 +220,7 @@ static int counting_handler(void *ctx, struct store_conn *c, const struct queue_
 static void test_queue_pool_runs_and_retries(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     for (int i = 0; i < 20; i++) {
         enqueue(c, "count", NULL, dk_now_ms(), 5, NULL);
     }
@@ -280,7 +271,7 @@ static int own_handler(void *ctx, struct store_conn *c, const struct queue_job *
 static void test_queue_pool_own_tx_kind(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     for (int i = 0; i < 6; i++) {
         enqueue(c, i % 2 == 0 ? "own" : "count", NULL, dk_now_ms(), 5, NULL);
     }
@@ -333,7 +324,7 @@ static int pending_handler(void *ctx, struct store_conn *c, const struct queue_j
 static void test_queue_pending_hand_over(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     enqueue(c, "pend_own", NULL, dk_now_ms(), 5, NULL);
     enqueue(c, "pend_tx", NULL, dk_now_ms(), 5, NULL);
     store_release(c);
@@ -357,7 +348,7 @@ static void test_queue_pending_hand_over(void **state)
              (long long)(dk_now_ms() + 50000));
     assert_int_equal(dbtest_int(t->store, sql), 2);
     /* the owner completes one and sends the other back for its next step */
-    c = conn(state);
+    c = dbtest_conn(state);
     struct dk_err err = {0};
     assert_int_equal(store_begin(c, &err), 0);
     assert_int_equal(queue_complete(c, &pending_copy[0], &err), 0);
@@ -375,7 +366,7 @@ static void test_queue_pending_hand_over(void **state)
 static void test_queue_unknown_kind_fails_visibly(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     enqueue(c, "nobody", NULL, dk_now_ms(), 1, NULL);
     store_release(c);
     static const struct queue_kind kinds[] = {{"count", counting_handler, false}};
@@ -390,7 +381,7 @@ static void test_queue_unknown_kind_fails_visibly(void **state)
     run_pool(t, &pc, "failed", 1, 5000);
     assert_int_equal(dbtest_int(t->store, "SELECT count(*) FROM jobs WHERE status = 'failed'"), 1);
     struct dk_err err = {0};
-    c = conn(state);
+    c = dbtest_conn(state);
     json_t *active = NULL;
     assert_int_equal(queue_list_active(c, 10, &active, &err), 0);
     assert_int_equal(json_array_size(active), 0);
@@ -400,7 +391,7 @@ static void test_queue_unknown_kind_fails_visibly(void **state)
 
 static void test_queue_list_active_shows_attempts(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     enqueue(c, "reply", "reply:z", dk_now_ms() + 60000, 5, NULL);
     json_t *active = NULL;
@@ -429,7 +420,7 @@ static int slow_handler(void *ctx, struct store_conn *c, const struct queue_job 
 static void test_queue_batch_gives_back_what_it_cannot_reach(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     for (int i = 0; i < 4; i++) {
         enqueue(c, "slow", NULL, dk_now_ms(), 5, NULL);
     }

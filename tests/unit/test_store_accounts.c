@@ -19,15 +19,6 @@
 #define T0     1764000000000LL /* 2025-11-24T16:00:00Z */
 #define SEALED "c2VhbGVkLXRva2VuLW5vdC1yZWFsbHktc2VhbGVk"
 
-static struct store_conn *conn(void **state)
-{
-    struct dbtest *t = *state;
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(t->store, &err);
-    assert_non_null(c);
-    return c;
-}
-
 static void load(struct store_conn *c, const char *id, struct store_account *a)
 {
     struct dk_err err = {0};
@@ -38,7 +29,7 @@ static void load(struct store_conn *c, const char *id, struct store_account *a)
 
 static void test_store_accounts_upsert_creates_then_updates(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     bool created = false;
     assert_int_equal(store_account_upsert(c, ACCT, "Shop", NULL, NULL, SEALED, T0, &created, &err),
@@ -80,7 +71,7 @@ static void test_store_accounts_upsert_creates_then_updates(void **state)
 
 static void test_store_accounts_upsert_reactivates(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     assert_int_equal(store_account_upsert(c, ACCT, "Shop", NULL, NULL, SEALED, T0, NULL, &err), 0);
     assert_int_equal(store_account_set_status(c, ACCT, "needs_reauth",
@@ -110,7 +101,7 @@ static void test_store_accounts_upsert_reactivates(void **state)
 
 static void test_store_accounts_rejects_bad_input(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char long_id[70];
     memset(long_id, '7', 65);
@@ -135,7 +126,7 @@ static void test_store_accounts_rejects_bad_input(void **state)
 
 static void test_store_accounts_load_unknown(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     struct store_account a;
     assert_int_equal(store_account_load(c, "404", &a, &err), DK_ENOTFOUND);
@@ -148,7 +139,7 @@ static void test_store_accounts_load_unknown(void **state)
 
 static void test_store_accounts_list_has_no_token(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     assert_int_equal(store_account_upsert(c, ACCT, "Shop", NULL, NULL, SEALED, T0, NULL, &err), 0);
     assert_int_equal(
@@ -197,7 +188,7 @@ static void test_store_accounts_list_has_no_token(void **state)
 
 static void test_store_accounts_remove(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     assert_int_equal(store_account_upsert(c, ACCT, NULL, NULL, NULL, SEALED, T0, NULL, &err), 0);
     assert_int_equal(store_account_upsert(c, OTHER, NULL, NULL, NULL, NULL, T0, NULL, &err), 0);
@@ -217,7 +208,7 @@ static void test_store_accounts_remove(void **state)
 
 static void test_store_accounts_status_and_throttle(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     assert_int_equal(store_account_set_status(c, ACCT, "disabled", NULL, T0, &err), DK_ENOTFOUND);
     assert_int_equal(store_account_throttle(c, ACCT, T0 + 1000, 1, T0, &err), DK_ENOTFOUND);
@@ -253,7 +244,7 @@ static void test_store_accounts_status_and_throttle(void **state)
 
 static void test_store_accounts_count_and_exists(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     int64_t n = -1;
     assert_int_equal(store_account_count(c, &n, &err), 0);

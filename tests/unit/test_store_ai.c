@@ -20,15 +20,6 @@
 #define T0    1764000000000LL /* 2025-11-24T16:00:00Z */
 #define DAY   86400000LL
 
-static struct store_conn *conn(void **state)
-{
-    struct dbtest *t = *state;
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(t->store, &err);
-    assert_non_null(c);
-    return c;
-}
-
 static const char *str(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -59,7 +50,7 @@ static int64_t kb_add(struct store_conn *c, const char *account, const char *que
 
 static void test_store_ai_knowledge_crud(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     struct store_knowledge k = {.account_id = ACCT,
                                 .kind = "faq",
@@ -147,7 +138,7 @@ static void list_ids(struct store_conn *c, const char *account, const char *q, i
 
 static void test_store_ai_knowledge_paging(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     int64_t id[7];
     id[0] = kb_add(c, NULL, "Где вы?", "Москва, Тверская 1", true);
@@ -254,7 +245,7 @@ static struct store_ai_call call(int64_t at, const char *account, const char *pa
 
 static void test_store_ai_tokens_today(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     int64_t midnight = (T0 / DAY + 1) * DAY; /* 2025-11-25T00:00:00Z */
     struct store_ai_call v[] = {
@@ -298,7 +289,7 @@ static void test_store_ai_tokens_today(void **state)
 
 static void test_store_ai_call_list(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     const char *conv = "0190a5f2-7b3c-7def-8123-456789abcdef";
     struct store_ai_call v[5];
@@ -387,7 +378,7 @@ static void test_store_ai_call_list(void **state)
 
 static void test_store_ai_settings(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     struct store_ai_settings s;
     assert_int_equal(store_ai_settings_get(c, ACCT, &s, &err), 0);

@@ -20,15 +20,6 @@
 #define CUST "5981206525237013"
 #define T0   1764000000000LL
 
-static struct store_conn *conn(void **state)
-{
-    struct dbtest *t = *state;
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(t->store, &err);
-    assert_non_null(c);
-    return c;
-}
-
 static void new_conv(struct store_conn *c, const char *customer, char conv[STORE_ID_LEN])
 {
     struct dk_err err = {0};
@@ -57,7 +48,7 @@ static void add_msg(struct store_conn *c, const char *conv, const char *sender, 
 
 static void test_outbox_order_and_moves(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN], a[STORE_ID_LEN], b[STORE_ID_LEN], other[STORE_ID_LEN];
     new_conv(c, CUST, conv);
@@ -120,7 +111,7 @@ static void test_outbox_order_and_moves(void **state)
 
 static void test_outbox_reconcile_echo(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN], a[STORE_ID_LEN], b[STORE_ID_LEN];
     new_conv(c, CUST, conv);
@@ -147,7 +138,7 @@ static void test_outbox_reconcile_echo(void **state)
 
 static void test_outbox_stats_feedback(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN], a[STORE_ID_LEN];
     new_conv(c, CUST, conv);
@@ -203,7 +194,7 @@ static void test_outbox_stats_feedback(void **state)
 
 static void test_conversation_pause_status(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN];
     new_conv(c, CUST, conv);
@@ -228,7 +219,7 @@ static void test_conversation_pause_status(void **state)
 
 static void test_comment_claims_and_rules(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN], a[STORE_ID_LEN], b[STORE_ID_LEN], owner[STORE_ID_LEN];
     new_conv(c, CUST, conv);

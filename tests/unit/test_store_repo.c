@@ -13,15 +13,6 @@
 #include "dbtest.h"
 #include "store/repo.h"
 
-static struct store_conn *conn(void **state)
-{
-    struct dbtest *t = *state;
-    struct dk_err err = {0};
-    struct store_conn *c = store_acquire(t->store, &err);
-    assert_non_null(c);
-    return c;
-}
-
 /* A customer with a conversation and n messages one second apart; returns the user id. */
 static int64_t seed(struct store_conn *c, const char *igid, int n, char conv[STORE_ID_LEN])
 {
@@ -49,7 +40,7 @@ static int64_t seed(struct store_conn *c, const char *igid, int n, char conv[STO
 
 static void test_store_repo_users(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     int64_t a = 0, b = 0;
     assert_int_equal(store_user_ensure(c, "1327813061483247", dk_now_ms(), &a, &err), 0);
@@ -74,7 +65,7 @@ static void test_store_repo_users(void **state)
 
 static void test_store_repo_conversation_paging(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN];
     for (int i = 0; i < 7; i++) {
@@ -132,7 +123,7 @@ static void test_store_repo_conversation_paging(void **state)
 
 static void test_store_repo_conversation_context(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN];
     int64_t uid = seed(c, "ctx", 0, conv);
@@ -173,7 +164,7 @@ static void test_store_repo_conversation_context(void **state)
 
 static void test_store_repo_message_history(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN];
     int64_t uid = seed(c, "hist", 5, conv);
@@ -230,7 +221,7 @@ static void test_store_repo_message_history(void **state)
 
 static void test_store_repo_events_tokens_settings(void **state)
 {
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN];
     seed(c, "ev", 0, conv);
@@ -290,7 +281,7 @@ static void test_store_repo_events_tokens_settings(void **state)
 static void test_store_repo_bulk_matches_single_rows(void **state)
 {
     struct dbtest *t = *state;
-    struct store_conn *c = conn(state);
+    struct store_conn *c = dbtest_conn(state);
     struct dk_err err = {0};
     char conv[STORE_ID_LEN];
     seed(c, "bulk", 1, conv);
