@@ -43,7 +43,7 @@
  *     at_ms, status, message_id, delivered, hung} (the last --max-recorded), DELETE /_requests
  *   GET /_echoes (echoes posted: {mid, account, recipient, at_ms, status, error}), DELETE /_echoes
  *   POST /_tokens {"valid":["a","b"]}       POST /_account {"id","page_id"?}
- *   POST /_echo {"enabled":bool,"delay_ms":N}   POST /_limits {"conversations_per_s":N} (0: off)
+ *   POST /_echo {"enabled":bool,"delay_ms":N,"webhook":URL}   POST /_limits {"conversations_per_s":N} (0: off)
  *   POST /_conversations {"account","page_size","conversations":[{"id","updated_time",
  *     "messages":[{"id","created_time","from","to","message"}]}]}  (replaces that account's data)
  *   POST /_comments {"<comment id>":"<commenter igsid>"} (comments in the fixtures are known)
@@ -659,8 +659,12 @@ const CONTROL = {
         if (!isObj(s)) throw new Error('body must be an object');
         if (s.enabled !== undefined && typeof s.enabled !== 'boolean') throw new Error('enabled must be true or false');
         if (s.delay_ms !== undefined && !(Number.isInteger(s.delay_ms) && s.delay_ms >= 0)) throw new Error('delay_ms must be a non-negative integer');
+        if (s.webhook !== undefined && !(opt.webhook !== null && typeof s.webhook === 'string' && s.webhook.startsWith(opt.webhook.split(':')[0] + ':'))) {
+            throw new Error('webhook must be a URL of the scheme given with --webhook');
+        }
         if (s.enabled !== undefined) st.echo.enabled = s.enabled;
         if (s.delay_ms !== undefined) st.echo.delayMs = s.delay_ms;
+        if (s.webhook !== undefined) opt.webhook = s.webhook; /* the server moved to another port */
         return { ok: true, ...st.echo, webhook: opt.webhook };
     },
     'POST /_limits': (s) => {

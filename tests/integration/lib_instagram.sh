@@ -17,13 +17,20 @@ PORT=$(pick_port) || {
     fail "no free port"
     finish
 }
-WANT_PORT=$PORT
 start_fake fake fake_graph.mjs --fixtures "$IG_FIXTURES" --app-secret "$TEST_SECRET" \
     --webhook "http://127.0.0.1:$PORT/webhooks/instagram/messages" || finish
 FAKE=$FAKE_URL
 
 fake() { # METHOD PATH [JSON]
     curl -s -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$FAKE$2"
+}
+start_direkt() { # [VAR=value…]: start_server, then point the fake's echoes at the port it got
+    start_server "$@" || return 1
+    fake POST /_echo "{\"webhook\": \"http://127.0.0.1:$PORT/webhooks/instagram/messages\"}" |
+        grep -q "\"webhook\":\"http://127.0.0.1:$PORT/" || {
+        fail "the fake's echoes could not be pointed at port $PORT"
+        return 1
+    }
 }
 script() { # STEPS_JSON: the fake's answers to the next sends
     local out

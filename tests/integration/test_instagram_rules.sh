@@ -23,8 +23,7 @@ TOK_2="tok-2-$RANDOM"          # ACCOUNT2's token
 FIX_MENTIONER=5981206525237013 # the customer of the story mention, comment and referral
 COMMENT=17865799348089039      # comment.json's comment
 
-start_server "${IG_ENV[@]}" || finish
-assert_eq "$WANT_PORT" "$PORT" "direkt listens where the fake posts its echoes"
+start_direkt "${IG_ENV[@]}" || finish
 
 # ---- 4 ----
 log "4. an operator message, /pause and a person in the app stop the bot; /resume starts it"
