@@ -41,6 +41,8 @@ int api_auth(void *ctx, const char *token);
 struct api_ctx *api_ctx(const struct http_req *req);
 /* A connection for this request, or NULL after replying 503. Release with store_release. */
 struct store_conn *api_conn(struct http_req *req);
+/* The {id} parameter when it is a conversation id; replies 404 and returns NULL otherwise. */
+const char *api_conversation_param(struct http_req *req);
 /* Replies with err, or 500 when err has no code. */
 void api_fail(struct http_req *req, const struct dk_err *err);
 /* Bounded ?limit= (default dflt, 1..max) and ?cursor=; false after replying 422. */

@@ -24,6 +24,16 @@ struct store_conn *api_conn(struct http_req *req)
     return c;
 }
 
+const char *api_conversation_param(struct http_req *req)
+{
+    const char *id = http_req_param(req, "id");
+    if (!store_is_uuid(id)) {
+        http_reply_error(req, 404, "not_found", "conversation not found");
+        return NULL;
+    }
+    return id;
+}
+
 void api_fail(struct http_req *req, const struct dk_err *err)
 {
     if (err->code == 0) {

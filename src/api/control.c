@@ -22,16 +22,6 @@
 
 #define OPERATOR_TEXT_MAX (8 * IG_TEXT_MAX) /* longer texts are cut into parts when sent */
 
-static const char *conv_param(struct http_req *req)
-{
-    const char *id = http_req_param(req, "id");
-    if (!store_is_uuid(id)) {
-        http_reply_error(req, 404, "not_found", "conversation not found");
-        return NULL;
-    }
-    return id;
-}
-
 static bool valid_type(const char *t)
 {
     static const char *const TYPES[] = {"image", "video", "audio", "file"};
@@ -97,7 +87,7 @@ static json_t *operator_meta(struct http_req *req, const json_t *body, const cha
 
 void api_conversation_message_post(struct http_req *req)
 {
-    const char *id = conv_param(req);
+    const char *id = api_conversation_param(req);
     json_t *body = http_req_json(req);
     if (id == NULL) {
         return;
@@ -197,7 +187,7 @@ static void set_pause(struct http_req *req, const char *id, int64_t until_ms)
 
 void api_conversation_pause(struct http_req *req)
 {
-    const char *id = conv_param(req);
+    const char *id = api_conversation_param(req);
     if (id == NULL) {
         return;
     }
@@ -219,7 +209,7 @@ void api_conversation_pause(struct http_req *req)
 
 void api_conversation_resume(struct http_req *req)
 {
-    const char *id = conv_param(req);
+    const char *id = api_conversation_param(req);
     if (id != NULL) {
         set_pause(req, id, 0);
     }

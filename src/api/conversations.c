@@ -8,17 +8,6 @@
 #include "core/mem.h"
 #include "store/repo.h"
 
-/* The {id} parameter when it is a conversation id; replies 404 otherwise. */
-static const char *conversation_id(struct http_req *req)
-{
-    const char *id = http_req_param(req, "id");
-    if (!store_is_uuid(id)) {
-        http_reply_error(req, 404, "not_found", "conversation not found");
-        return NULL;
-    }
-    return id;
-}
-
 void api_conversations_list(struct http_req *req)
 {
     int limit;
@@ -56,7 +45,7 @@ void api_conversations_list(struct http_req *req)
 
 void api_conversation_get(struct http_req *req)
 {
-    const char *id = conversation_id(req);
+    const char *id = api_conversation_param(req);
     struct store_conn *c = id != NULL ? api_conn(req) : NULL;
     if (c == NULL) {
         return;
@@ -74,7 +63,7 @@ void api_conversation_get(struct http_req *req)
 
 void api_conversation_context_get(struct http_req *req)
 {
-    const char *id = conversation_id(req);
+    const char *id = api_conversation_param(req);
     struct store_conn *c = id != NULL ? api_conn(req) : NULL;
     if (c == NULL) {
         return;
@@ -97,7 +86,7 @@ void api_conversation_context_get(struct http_req *req)
 
 void api_conversation_context_put(struct http_req *req)
 {
-    const char *id = conversation_id(req);
+    const char *id = api_conversation_param(req);
     if (id == NULL) {
         return;
     }
@@ -129,7 +118,7 @@ void api_conversation_context_put(struct http_req *req)
 
 void api_conversation_history(struct http_req *req)
 {
-    const char *id = conversation_id(req);
+    const char *id = api_conversation_param(req);
     int limit;
     const char *cursor;
     if (id == NULL || !api_page_args(req, 50, 200, &limit, &cursor)) {
@@ -157,7 +146,7 @@ void api_conversation_history(struct http_req *req)
 
 void api_conversation_events(struct http_req *req)
 {
-    const char *id = conversation_id(req);
+    const char *id = api_conversation_param(req);
     struct store_conn *c = id != NULL ? api_conn(req) : NULL;
     if (c == NULL) {
         return;
